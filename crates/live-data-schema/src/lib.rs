@@ -174,10 +174,13 @@ pub struct Window {
     #[serde(default)]
     pub resets_at: Option<DateTime<Utc>>,
     /// Local tokens in the window (input + output + cache writes + cache reads).
+    #[serde(default)]
     pub tokens: u64,
     /// Local cost in the window, US dollars at list price.
+    #[serde(default)]
     pub cost_usd: f64,
     /// Local API responses in the window.
+    #[serde(default)]
     pub messages: u64,
 }
 
@@ -224,6 +227,7 @@ pub struct DailyUsage {
     #[serde(flatten)]
     pub counts: Counts,
     /// The day's counts per model.
+    #[serde(default)]
     pub models: Vec<ModelUsage>,
 }
 
@@ -303,12 +307,44 @@ pub struct UnpricedModel {
 }
 
 /// The JSON Schema (draft 2020-12) of [`LiveData`], as committed at `schema/live-data.schema.json`.
+///
+/// Every field marked `#[serde(default)]` is optional in the schema (it carries a `default`
+/// and is left out of `required`): that is how fields added after version 1 keep older files
+/// valid.
 pub fn json_schema() -> serde_json::Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12()
         .for_serialize()
+        .with_transform(DefaultedFieldsAreOptional)
         .into_generator();
     let schema = generator.into_root_schema_for::<LiveData>();
     schema.to_value()
+}
+
+/// Removes from `required` every property whose schema declares a `default`.
+#[derive(Debug, Clone)]
+struct DefaultedFieldsAreOptional;
+
+impl schemars::transform::Transform for DefaultedFieldsAreOptional {
+    fn transform(&mut self, schema: &mut schemars::Schema) {
+        schemars::transform::transform_subschemas(self, schema);
+        let Some(object) = schema.as_object_mut() else {
+            return;
+        };
+        let defaulted: Vec<String> = match object.get("properties").and_then(|p| p.as_object()) {
+            Some(properties) => properties
+                .iter()
+                .filter(|(_, sub)| sub.get("default").is_some())
+                .map(|(name, _)| name.clone())
+                .collect(),
+            None => return,
+        };
+        if let Some(serde_json::Value::Array(required)) = object.get_mut("required") {
+            required.retain(|name| !name.as_str().is_some_and(|n| defaulted.iter().any(|d| d == n)));
+            if required.is_empty() {
+                object.remove("required");
+            }
+        }
+    }
 }
 
 /// [`json_schema`] rendered as the committed file: pretty, LF, one trailing newline.
