@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
+#[cfg(test)]
+mod tidy;
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
