@@ -47,8 +47,12 @@ impl TokenCounts {
         self.output = self.output.saturating_add(other.output);
         self.cache_creation = self.cache_creation.saturating_add(other.cache_creation);
         self.cache_read = self.cache_read.saturating_add(other.cache_read);
-        self.cache_creation_5m = self.cache_creation_5m.saturating_add(other.cache_creation_5m);
-        self.cache_creation_1h = self.cache_creation_1h.saturating_add(other.cache_creation_1h);
+        self.cache_creation_5m = self
+            .cache_creation_5m
+            .saturating_add(other.cache_creation_5m);
+        self.cache_creation_1h = self
+            .cache_creation_1h
+            .saturating_add(other.cache_creation_1h);
     }
 }
 

@@ -1,0 +1,495 @@
+//! Counting each API response once, across every file and root.
+//!
+//! Claude Code writes one API response as several lines (one per content block) that repeat the
+//! same `message.id`, `requestId` and usage, the earlier ones possibly with a partial streaming
+//! count; resumed sessions copy earlier lines into a new file; sidechain transcripts replay parent
+//! responses with a new `requestId` but the same `message.id`. The rules:
+//!
+//! 1. Two usage lines are copies of one response when they have the same `message.id` and
+//!    - the same `requestId`, or
+//!    - either of them has no `requestId`, or
+//!    - either of them has `isSidechain: true`.
+//! 2. Of the copies of one response one is kept: a non-sidechain copy over a sidechain one, then
+//!    the larger token total (input + output + cache writes + cache reads), then the earlier
+//!    timestamp, then a fixed order of the remaining fields (model, token fields, speed, project,
+//!    session). The order is total on everything an event carries, so the kept copy does not
+//!    depend on the order in which lines arrive.
+//! 3. The match is global: across all files and roots.
+//!
+//! Rule 1 is not transitive when one `message.id` has several non-sidechain `requestId`s (which
+//! real transcripts do not produce): a copy that matches by `message.id` alone then matches all of
+//! them, and they are all counted as one response (the connected component of the "is a copy of"
+//! relation). Without such a copy, each `requestId` is its own response.
+//!
+//! A usage line without `message.id` cannot be matched and is counted as its own response.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use crate::event::UsageEvent;
+use crate::hash::{Prehashed, fnv1a_128};
+
+/// How a usage line is matched against other copies of the same response: stable 128-bit hashes
+/// of its ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResponseKey {
+    /// Hash of `message.id`.
+    pub message_id: u128,
+    /// Hash of `requestId`, when the line has one.
+    pub request_id: Option<u128>,
+}
+
+impl ResponseKey {
+    /// The key of a line with these ids (hashed with [`fnv1a_128`]).
+    pub fn new(message_id: &str, request_id: Option<&str>) -> Self {
+        Self {
+            message_id: fnv1a_128(message_id.as_bytes()),
+            request_id: request_id.map(|r| fnv1a_128(r.as_bytes())),
+        }
+    }
+}
+
+/// One usage line, ready for deduplication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The response as this line reports it.
+    pub event: UsageEvent,
+    /// The ids of the line; `None` when it has no `message.id`.
+    pub key: Option<ResponseKey>,
+    /// `isSidechain: true`.
+    pub sidechain: bool,
+}
+
+impl Record {
+    /// Whether this copy matches every other copy with the same `message.id` (rule 1).
+    fn matches_by_message_id_alone(&self) -> bool {
+        self.sidechain || self.key.is_some_and(|k| k.request_id.is_none())
+    }
+}
+
+/// A fixed total order of events: timestamp, model, token fields, speed, project, session.
+///
+/// Used to sort the output and to break ties between copies.
+pub fn compare_events(a: &UsageEvent, b: &UsageEvent) -> Ordering {
+    let tokens = |e: &UsageEvent| {
+        let t = &e.tokens;
+        (
+            t.input,
+            t.output,
+            t.cache_creation,
+            t.cache_read,
+            t.cache_creation_5m,
+            t.cache_creation_1h,
+        )
+    };
+    a.timestamp
+        .cmp(&b.timestamp)
+        .then_with(|| a.model.cmp(&b.model))
+        .then_with(|| tokens(a).cmp(&tokens(b)))
+        .then_with(|| (a.speed as u8).cmp(&(b.speed as u8)))
+        .then_with(|| a.project.cmp(&b.project))
+        .then_with(|| a.session_id.cmp(&b.session_id))
+}
+
+/// Whether `candidate` is the copy to keep over `current` (rule 2).
+fn preferred(candidate: &Record, current: &Record) -> bool {
+    let order = current
+        .sidechain
+        .cmp(&candidate.sidechain)
+        .then_with(|| {
+            candidate
+                .event
+                .tokens
+                .total()
+                .cmp(&current.event.tokens.total())
+        })
+        .then_with(|| compare_events(&current.event, &candidate.event));
+    order == Ordering::Greater
+}
+
+/// The copies seen of one `message.id`.
+#[derive(Debug, Clone)]
+enum Group {
+    /// Only non-sidechain copies with a `requestId` so far: the best copy per `requestId`.
+    ByRequest(Vec<(u128, Record)>),
+    /// A copy that matches by `message.id` alone was seen: everything is one response.
+    Merged(Record),
+}
+
+impl Group {
+    fn new(record: Record) -> Self {
+        match record.key.and_then(|k| k.request_id) {
+            Some(request) if !record.sidechain => Group::ByRequest(vec![(request, record)]),
+            _ => Group::Merged(record),
+        }
+    }
+
+    fn responses(&self) -> usize {
+        match self {
+            Group::ByRequest(copies) => copies.len(),
+            Group::Merged(_) => 1,
+        }
+    }
+
+    fn insert(&mut self, record: Record) {
+        match self {
+            Group::Merged(best) => {
+                if preferred(&record, best) {
+                    *best = record;
+                }
+            }
+            Group::ByRequest(copies) => {
+                if record.matches_by_message_id_alone() {
+                    let mut best = record;
+                    for (_, copy) in copies.drain(..) {
+                        if preferred(&copy, &best) {
+                            best = copy;
+                        }
+                    }
+                    *self = Group::Merged(best);
+                    return;
+                }
+                let request = record.key.and_then(|k| k.request_id).unwrap_or_default();
+                match copies.iter_mut().find(|(r, _)| *r == request) {
+                    Some((_, best)) => {
+                        if preferred(&record, best) {
+                            *best = record;
+                        }
+                    }
+                    None => copies.push((request, record)),
+                }
+            }
+        }
+    }
+
+    fn absorb(&mut self, other: Group) {
+        match other {
+            Group::ByRequest(copies) => {
+                for (_, record) in copies {
+                    self.insert(record);
+                }
+            }
+            Group::Merged(record) => {
+                // `other` saw a copy that matches by `message.id` alone: the union is one
+                // response, whatever this group held.
+                let mine = std::mem::replace(self, Group::ByRequest(Vec::new()));
+                let mut best = record;
+                for copy in mine.into_records() {
+                    if preferred(&copy, &best) {
+                        best = copy;
+                    }
+                }
+                *self = Group::Merged(best);
+            }
+        }
+    }
+
+    fn into_records(self) -> Vec<Record> {
+        match self {
+            Group::ByRequest(copies) => copies.into_iter().map(|(_, r)| r).collect(),
+            Group::Merged(record) => vec![record],
+        }
+    }
+}
+
+/// The deduplication index: feed it every usage line ([`Record`]) of every file, in any order,
+/// and it holds each response once.
+///
+/// The result depends only on the set of records inserted, not on their order, so per-file or
+/// per-thread indexes can be combined with [`Dedup::merge`]. Keys are stable hashes, so an index
+/// can outlive one scan (for an incremental reader that keeps per-file offsets).
+#[derive(Debug, Clone, Default)]
+pub struct Dedup {
+    groups: HashMap<u128, Group, Prehashed>,
+    unkeyed: Vec<UsageEvent>,
+    responses: usize,
+    inserted: u64,
+}
+
+impl Dedup {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one usage line.
+    pub fn insert(&mut self, record: Record) {
+        self.inserted += 1;
+        let Some(key) = record.key else {
+            self.unkeyed.push(record.event);
+            self.responses += 1;
+            return;
+        };
+        match self.groups.entry(key.message_id) {
+            Entry::Vacant(slot) => {
+                slot.insert(Group::new(record));
+                self.responses += 1;
+            }
+            Entry::Occupied(mut slot) => {
+                let group = slot.get_mut();
+                let before = group.responses();
+                group.insert(record);
+                self.responses = self.responses - before + group.responses();
+            }
+        }
+    }
+
+    /// Adds every record of `records`.
+    pub fn extend(&mut self, records: impl IntoIterator<Item = Record>) {
+        for record in records {
+            self.insert(record);
+        }
+    }
+
+    /// Adds everything `other` holds (as if its records had been inserted here).
+    pub fn merge(&mut self, other: Dedup) {
+        self.inserted += other.inserted;
+        self.responses += other.unkeyed.len();
+        self.unkeyed.extend(other.unkeyed);
+        for (message, group) in other.groups {
+            match self.groups.entry(message) {
+                Entry::Vacant(slot) => {
+                    self.responses += group.responses();
+                    slot.insert(group);
+                }
+                Entry::Occupied(mut slot) => {
+                    let mine = slot.get_mut();
+                    let before = mine.responses();
+                    mine.absorb(group);
+                    self.responses = self.responses - before + mine.responses();
+                }
+            }
+        }
+    }
+
+    /// The number of distinct responses held.
+    pub fn len(&self) -> usize {
+        self.responses
+    }
+
+    /// Whether nothing has been inserted.
+    pub fn is_empty(&self) -> bool {
+        self.responses == 0
+    }
+
+    /// The number of records inserted (including duplicates).
+    pub fn inserted(&self) -> u64 {
+        self.inserted
+    }
+
+    /// The number of inserted records that were dropped as copies of another.
+    pub fn duplicates(&self) -> u64 {
+        self.inserted - self.responses as u64
+    }
+
+    /// The kept records (one per response, with their keys), in no particular order.
+    pub fn into_records(self) -> Vec<Record> {
+        let mut out: Vec<Record> = self
+            .unkeyed
+            .into_iter()
+            .map(|event| Record {
+                event,
+                key: None,
+                sidechain: false,
+            })
+            .collect();
+        for group in self.groups.into_values() {
+            out.extend(group.into_records());
+        }
+        out
+    }
+
+    /// One event per response, sorted by timestamp and then by [`compare_events`].
+    pub fn into_events(self) -> Vec<UsageEvent> {
+        let mut events: Vec<UsageEvent> = self.unkeyed;
+        events.reserve(self.responses.saturating_sub(events.len()));
+        for group in self.groups.into_values() {
+            match group {
+                Group::ByRequest(copies) => events.extend(copies.into_iter().map(|(_, r)| r.event)),
+                Group::Merged(record) => events.push(record.event),
+            }
+        }
+        events.sort_unstable_by(compare_events);
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::event::{Speed, TokenCounts};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn record(
+        message: Option<&str>,
+        request: Option<&str>,
+        sidechain: bool,
+        output: u64,
+    ) -> Record {
+        Record {
+            event: UsageEvent {
+                timestamp: at("2025-08-30T07:16:28.537Z"),
+                model: Arc::from("claude-sonnet-4-5-20250929"),
+                tokens: TokenCounts {
+                    input: 3,
+                    output,
+                    cache_creation: 10,
+                    cache_read: 100,
+                    cache_creation_5m: 10,
+                    cache_creation_1h: 0,
+                },
+                speed: Speed::Standard,
+                project: Some(Arc::from("/home/me/work/app")),
+                session_id: Some(Arc::from("958555ae-0000")),
+            },
+            key: message.map(|m| ResponseKey::new(m, request)),
+            sidechain,
+        }
+    }
+
+    fn outputs(dedup: Dedup) -> Vec<u64> {
+        let mut v: Vec<u64> = dedup
+            .into_events()
+            .iter()
+            .map(|e| e.tokens.output)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn all_orders(records: &[Record]) -> Vec<Vec<Record>> {
+        // Every rotation plus the reverse order: enough to catch order dependence.
+        let mut orders = Vec::new();
+        for shift in 0..records.len() {
+            let mut v = records.to_vec();
+            v.rotate_left(shift);
+            orders.push(v.clone());
+            v.reverse();
+            orders.push(v);
+        }
+        orders
+    }
+
+    fn assert_order_independent(records: &[Record], expected: &[u64]) {
+        for order in all_orders(records) {
+            let mut dedup = Dedup::new();
+            dedup.extend(order.clone());
+            assert_eq!(dedup.len(), expected.len());
+            assert_eq!(outputs(dedup), expected);
+            // Split in two indexes and merged gives the same.
+            for cut in 0..=order.len() {
+                let mut a = Dedup::new();
+                let mut b = Dedup::new();
+                a.extend(order[..cut].to_vec());
+                b.extend(order[cut..].to_vec());
+                a.merge(b);
+                assert_eq!(a.len(), expected.len());
+                assert_eq!(a.inserted(), order.len() as u64);
+                assert_eq!(outputs(a), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_copies_keep_the_larger_total() {
+        let records = [
+            record(Some("msg_1"), Some("req_1"), false, 1),
+            record(Some("msg_1"), Some("req_1"), false, 250),
+            record(Some("msg_1"), Some("req_1"), false, 40),
+        ];
+        assert_order_independent(&records, &[250]);
+    }
+
+    #[test]
+    fn distinct_requests_are_distinct_responses() {
+        let records = [
+            record(Some("msg_1"), Some("req_1"), false, 5),
+            record(Some("msg_2"), Some("req_2"), false, 6),
+            record(Some("msg_1"), Some("req_9"), false, 7),
+        ];
+        assert_order_independent(&records, &[5, 6, 7]);
+    }
+
+    #[test]
+    fn sidechain_copy_loses_even_when_larger() {
+        let records = [
+            record(Some("msg_1"), Some("req_1"), false, 5),
+            record(Some("msg_1"), Some("req_side"), true, 500),
+        ];
+        assert_order_independent(&records, &[5]);
+    }
+
+    #[test]
+    fn sidechain_only_copies_collapse() {
+        let records = [
+            record(Some("msg_1"), Some("req_a"), true, 5),
+            record(Some("msg_1"), Some("req_b"), true, 8),
+        ];
+        assert_order_independent(&records, &[8]);
+    }
+
+    #[test]
+    fn missing_request_id_matches_by_message_id() {
+        let records = [
+            record(Some("msg_1"), None, false, 5),
+            record(Some("msg_1"), None, false, 9),
+            record(Some("msg_1"), Some("req_1"), false, 7),
+        ];
+        assert_order_independent(&records, &[9]);
+    }
+
+    #[test]
+    fn a_weak_copy_joins_several_request_ids() {
+        let records = [
+            record(Some("msg_1"), Some("req_1"), false, 5),
+            record(Some("msg_1"), Some("req_2"), false, 6),
+            record(Some("msg_1"), Some("req_3"), true, 1),
+        ];
+        assert_order_independent(&records, &[6]);
+    }
+
+    #[test]
+    fn lines_without_message_id_are_each_counted() {
+        let records = [
+            record(None, Some("req_1"), false, 5),
+            record(None, Some("req_1"), false, 5),
+            record(Some("msg_1"), Some("req_1"), false, 5),
+        ];
+        assert_order_independent(&records, &[5, 5, 5]);
+    }
+
+    #[test]
+    fn ties_are_broken_by_timestamp_then_fields() {
+        let mut early = record(Some("msg_1"), Some("req_1"), false, 5);
+        early.event.timestamp = at("2025-08-30T07:16:28.000Z");
+        let mut late = record(Some("msg_1"), Some("req_1"), false, 5);
+        late.event.model = Arc::from("a-model-that-sorts-first");
+        for order in [[early.clone(), late.clone()], [late.clone(), early.clone()]] {
+            let mut dedup = Dedup::new();
+            dedup.extend(order);
+            let events = dedup.into_events();
+            assert_eq!(events, vec![early.event.clone()]);
+        }
+    }
+
+    #[test]
+    fn counts_duplicates() {
+        let mut dedup = Dedup::new();
+        assert!(dedup.is_empty());
+        dedup.insert(record(Some("msg_1"), Some("req_1"), false, 1));
+        dedup.insert(record(Some("msg_1"), Some("req_1"), false, 2));
+        dedup.insert(record(Some("msg_2"), Some("req_2"), false, 2));
+        assert_eq!(dedup.len(), 2);
+        assert_eq!(dedup.inserted(), 3);
+        assert_eq!(dedup.duplicates(), 1);
+        assert_eq!(dedup.into_records().len(), 2);
+    }
+}

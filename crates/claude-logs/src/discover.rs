@@ -1,0 +1,154 @@
+//! Finding the transcript files under the roots.
+
+use std::collections::HashSet;
+use std::fs::{self, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The transcripts found under a set of roots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Every `*.jsonl` regular file under `<root>/projects/`, sorted; a file reachable through
+    /// several paths (symlinked roots or directories, hard links) is listed once, under its
+    /// smallest path.
+    pub files: Vec<PathBuf>,
+    /// Roots (as given) whose `projects` directory exists.
+    pub existing_roots: Vec<PathBuf>,
+    /// Roots (as given) without a `projects` directory.
+    pub missing_roots: Vec<PathBuf>,
+    /// Directories that could not be listed (each logged as a warning).
+    pub unreadable_dirs: usize,
+}
+
+/// Identity of a file or directory: `(device, inode)` on unix, the canonical path elsewhere.
+#[cfg(unix)]
+type NodeId = (u64, u64);
+#[cfg(not(unix))]
+type NodeId = PathBuf;
+
+#[cfg(unix)]
+fn node_id(_path: &Path, metadata: &Metadata) -> Option<NodeId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+#[cfg(not(unix))]
+fn node_id(path: &Path, _metadata: &Metadata) -> Option<NodeId> {
+    fs::canonicalize(path).ok()
+}
+
+/// Lists the transcript files under `roots` (each a directory holding `projects/`).
+///
+/// Walks `<root>/projects/` recursively (subagent transcripts live at
+/// `<slug>/<session>/subagents/agent-*.jsonl`). Symlinks are followed, but each directory is
+/// entered once, so symlink loops end. Only regular files are listed: a directory named
+/// `x.jsonl` is walked like any other directory, a FIFO or socket is ignored. A directory that
+/// cannot be listed is counted and logged, never fatal.
+pub fn discover(roots: &[PathBuf]) -> Discovery {
+    let mut discovery = Discovery::default();
+    let mut visited: HashSet<NodeId> = HashSet::new();
+    let mut found: Vec<(PathBuf, Option<NodeId>)> = Vec::new();
+    let mut seen_roots: HashSet<&Path> = HashSet::new();
+    for root in roots {
+        if !seen_roots.insert(root.as_path()) {
+            continue;
+        }
+        let projects = root.join("projects");
+        match fs::metadata(&projects) {
+            Ok(metadata) if metadata.is_dir() => {
+                discovery.existing_roots.push(root.clone());
+                walk(
+                    projects,
+                    &metadata,
+                    &mut visited,
+                    &mut found,
+                    &mut discovery.unreadable_dirs,
+                );
+            }
+            Ok(_) => discovery.missing_roots.push(root.clone()),
+            Err(e) if is_missing(&e) => discovery.missing_roots.push(root.clone()),
+            Err(e) => {
+                tracing::warn!(path = %projects.display(), error = %e, "cannot open transcript directory");
+                discovery.existing_roots.push(root.clone());
+                discovery.unreadable_dirs += 1;
+            }
+        }
+    }
+    found.sort();
+    let mut seen_files: HashSet<NodeId> = HashSet::new();
+    discovery.files = found
+        .into_iter()
+        .filter_map(|(path, id)| match id {
+            Some(id) => seen_files.insert(id).then_some(path),
+            None => Some(path),
+        })
+        .collect();
+    discovery.files.dedup();
+    discovery
+}
+
+fn is_missing(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+fn walk(
+    top: PathBuf,
+    top_metadata: &Metadata,
+    visited: &mut HashSet<NodeId>,
+    found: &mut Vec<(PathBuf, Option<NodeId>)>,
+    unreadable_dirs: &mut usize,
+) {
+    let mut stack = Vec::new();
+    if enter(&top, top_metadata, visited) {
+        stack.push(top);
+    }
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(path = %dir.display(), error = %e, "cannot list transcript directory");
+                *unreadable_dirs += 1;
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::warn!(path = %dir.display(), error = %e, "cannot list transcript directory");
+                    *unreadable_dirs += 1;
+                    break;
+                }
+            };
+            let path = entry.path();
+            // Follows symlinks; a dangling link or a vanished entry is skipped.
+            let metadata = match fs::metadata(&path) {
+                Ok(metadata) => metadata,
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), error = %e, "skipping an entry");
+                    continue;
+                }
+            };
+            if metadata.is_dir() {
+                if enter(&path, &metadata, visited) {
+                    stack.push(path);
+                }
+            } else if metadata.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
+                let id = node_id(&path, &metadata);
+                found.push((path, id));
+            }
+        }
+    }
+}
+
+/// Marks a directory as visited; false when it was already.
+fn enter(dir: &Path, metadata: &Metadata, visited: &mut HashSet<NodeId>) -> bool {
+    match node_id(dir, metadata) {
+        Some(id) => visited.insert(id),
+        // Without an identity a loop cannot be detected: only enter real directories.
+        None => fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()),
+    }
+}

@@ -1,0 +1,602 @@
+//! Streaming one transcript file into usage records.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memchr::memchr;
+use memchr::memmem::Finder;
+
+use crate::dedup::{Record, ResponseKey};
+use crate::event::UsageEvent;
+use crate::intern::Interner;
+use crate::parse::{BadLine, LineKind, ParsedUsage, parse_line};
+
+/// The bytes a line must contain to be examined at all.
+const CANDIDATE_NEEDLE: &[u8] = b"\"assistant\"";
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The model recorded for a usage line that names none.
+pub const UNKNOWN_MODEL: &str = "unknown";
+/// The carry buffer keeps at most this much capacity between lines.
+const CARRY_KEEP_BYTES: usize = 1 << 20;
+
+/// How files are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Worker threads for [`scan`](crate::scan); 0 means `available_parallelism()`. Capped at the
+    /// number of files.
+    pub threads: usize,
+    /// Longest line that is parsed; longer lines are skipped unbuffered and counted as
+    /// `oversized`.
+    pub max_line_bytes: usize,
+    /// Size of the read buffer of each worker.
+    pub buffer_bytes: usize,
+}
+
+impl ScanOptions {
+    /// Default `max_line_bytes`: 16 MiB.
+    pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
+    /// Default `buffer_bytes`: 256 KiB.
+    pub const DEFAULT_BUFFER_BYTES: usize = 256 << 10;
+
+    /// The number of worker threads `threads` asks for (resolving 0).
+    pub fn effective_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            self.threads
+        }
+    }
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
+            buffer_bytes: Self::DEFAULT_BUFFER_BYTES,
+        }
+    }
+}
+
+/// Lines that were skipped, by reason. Only candidate lines (those containing `"assistant"`)
+/// are examined, so only they can be counted here, except `oversized`, which is decided before
+/// the pre-filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkippedLines {
+    /// Not JSON.
+    pub invalid_json: u64,
+    /// Not UTF-8.
+    pub invalid_utf8: u64,
+    /// An assistant line whose fields have the wrong types (a negative, fractional, string or
+    /// too large token count, a non-boolean `isSidechain`, ...).
+    pub wrong_types: u64,
+    /// A usage line whose `timestamp` is missing or not RFC 3339 with an offset or `Z`.
+    pub bad_timestamp: u64,
+    /// Longer than `max_line_bytes`.
+    pub oversized: u64,
+    /// The last line of a file, without a newline, that does not parse (being written).
+    pub truncated: u64,
+}
+
+impl SkippedLines {
+    /// All skipped lines.
+    pub fn total(&self) -> u64 {
+        self.invalid_json
+            + self.invalid_utf8
+            + self.wrong_types
+            + self.bad_timestamp
+            + self.oversized
+            + self.truncated
+    }
+
+    /// Adds `other` field by field.
+    pub fn add(&mut self, other: &SkippedLines) {
+        self.invalid_json += other.invalid_json;
+        self.invalid_utf8 += other.invalid_utf8;
+        self.wrong_types += other.wrong_types;
+        self.bad_timestamp += other.bad_timestamp;
+        self.oversized += other.oversized;
+        self.truncated += other.truncated;
+    }
+
+    fn count(&mut self, bad: BadLine) {
+        match bad {
+            BadLine::InvalidUtf8 => self.invalid_utf8 += 1,
+            BadLine::InvalidJson => self.invalid_json += 1,
+            BadLine::WrongTypes => self.wrong_types += 1,
+            BadLine::BadTimestamp => self.bad_timestamp += 1,
+        }
+    }
+}
+
+/// What reading one file found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Lines seen (including empty and oversized ones).
+    pub lines_read: u64,
+    /// Lines that passed the `"assistant"` pre-filter and were parsed.
+    pub candidate_lines: u64,
+    /// Usage lines (records), before deduplication.
+    pub usage_lines: u64,
+    /// Claude Code's own error lines (`<synthetic>` model or `isApiErrorMessage`).
+    pub synthetic_lines: u64,
+    /// Skipped lines by reason.
+    pub skipped: SkippedLines,
+    /// Bytes read from the file.
+    pub bytes_read: u64,
+}
+
+/// The usage records of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRead {
+    /// One record per usage line, in file order.
+    pub records: Vec<Record>,
+    /// The byte offset just after the last line consumed: after the last newline, or after an
+    /// unterminated last line that parsed. A later read can resume there.
+    pub end_offset: u64,
+    /// What was seen.
+    pub stats: FileStats,
+}
+
+/// A transcript file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read transcript {}", path.display())]
+pub struct ReadError {
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Reads the usage records of the transcript at `path`, starting at byte `start_offset` (0 for
+/// the whole file; otherwise the `end_offset` of an earlier read).
+///
+/// Non-regular files (directories, FIFOs) are refused without being opened.
+pub fn read_file(
+    path: &Path,
+    start_offset: u64,
+    options: &ScanOptions,
+) -> Result<FileRead, ReadError> {
+    let mut interner = Interner::new();
+    read_file_with(path, start_offset, options, &mut interner)
+}
+
+/// [`read_file`] sharing strings through `interner`.
+pub fn read_file_with(
+    path: &Path,
+    start_offset: u64,
+    options: &ScanOptions,
+    interner: &mut Interner,
+) -> Result<FileRead, ReadError> {
+    FileReader::new(options).read_path(path, start_offset, interner)
+}
+
+/// Reads files one after another, reusing its buffers.
+pub(crate) struct FileReader {
+    buf: Vec<u8>,
+    carry: Vec<u8>,
+    finder: Finder<'static>,
+    max_line_bytes: usize,
+}
+
+impl FileReader {
+    pub(crate) fn new(options: &ScanOptions) -> Self {
+        Self {
+            buf: vec![0; options.buffer_bytes.max(64)],
+            carry: Vec::new(),
+            finder: Finder::new(CANDIDATE_NEEDLE),
+            max_line_bytes: options.max_line_bytes,
+        }
+    }
+
+    pub(crate) fn read_path(
+        &mut self,
+        path: &Path,
+        start_offset: u64,
+        interner: &mut Interner,
+    ) -> Result<FileRead, ReadError> {
+        let error = |source| ReadError {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Check before opening: opening a FIFO would block.
+        let metadata = std::fs::metadata(path).map_err(error)?;
+        if !metadata.is_file() {
+            return Err(error(not_a_file()));
+        }
+        let mut file = File::open(path).map_err(error)?;
+        if !file.metadata().map_err(error)?.is_file() {
+            return Err(error(not_a_file()));
+        }
+        if start_offset > 0 {
+            file.seek(SeekFrom::Start(start_offset)).map_err(error)?;
+        }
+        self.read_from(file, start_offset, interner).map_err(error)
+    }
+
+    /// Reads lines from `source`, whose first byte is at `start_offset` of the file.
+    pub(crate) fn read_from<R: Read>(
+        &mut self,
+        mut source: R,
+        start_offset: u64,
+        interner: &mut Interner,
+    ) -> io::Result<FileRead> {
+        let mut sink = LineSink::new(interner, &self.finder);
+        let buf = &mut self.buf;
+        let carry = &mut self.carry;
+        let max = self.max_line_bytes;
+        carry.clear();
+        // Inside a line longer than `max`: its bytes are dropped until the next newline.
+        let mut discarding = false;
+        // File offset of the first byte of the line being read, and just after the last line
+        // consumed.
+        let mut line_start = start_offset;
+        let mut end_offset = start_offset;
+        // File offset of `buf[0]`.
+        let mut offset = start_offset;
+        loop {
+            let n = match source.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = &buf[..n];
+            let base = offset;
+            offset += n as u64;
+            sink.stats.bytes_read += n as u64;
+            let mut pos = 0;
+            while let Some(i) = memchr(b'\n', &chunk[pos..]) {
+                let end = pos + i;
+                let first = line_start == 0;
+                if discarding {
+                    discarding = false;
+                    sink.oversized();
+                } else if carry.is_empty() {
+                    let line = &chunk[pos..end];
+                    if line.len() > max {
+                        sink.oversized();
+                    } else {
+                        sink.line(line, first, true);
+                    }
+                } else {
+                    let part = &chunk[pos..end];
+                    if carry.len() + part.len() > max {
+                        sink.oversized();
+                    } else {
+                        carry.extend_from_slice(part);
+                        sink.line(carry, first, true);
+                    }
+                    release(carry);
+                }
+                pos = end + 1;
+                line_start = base + pos as u64;
+                end_offset = line_start;
+            }
+            let rest = &chunk[pos..];
+            if !discarding && !rest.is_empty() {
+                if carry.len() + rest.len() > max {
+                    discarding = true;
+                    release(carry);
+                } else {
+                    carry.extend_from_slice(rest);
+                }
+            }
+        }
+        if discarding {
+            // An oversized last line without a newline: not consumed.
+            sink.oversized();
+        } else if !carry.is_empty() {
+            if sink.line(carry, line_start == 0, false) {
+                end_offset = offset;
+            }
+            release(carry);
+        }
+        Ok(FileRead {
+            records: sink.records,
+            end_offset,
+            stats: sink.stats,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn carry_capacity(&self) -> usize {
+        self.carry.capacity()
+    }
+}
+
+fn not_a_file() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
+}
+
+/// Empties the carry buffer, returning memory a very long line needed.
+fn release(carry: &mut Vec<u8>) {
+    carry.clear();
+    carry.shrink_to(CARRY_KEEP_BYTES);
+}
+
+/// Turns lines into records and counts.
+struct LineSink<'r> {
+    interner: &'r mut Interner,
+    finder: &'r Finder<'static>,
+    records: Vec<Record>,
+    stats: FileStats,
+    last_model: Option<Arc<str>>,
+    last_cwd: Option<Arc<str>>,
+    last_session: Option<Arc<str>>,
+}
+
+impl<'r> LineSink<'r> {
+    fn new(interner: &'r mut Interner, finder: &'r Finder<'static>) -> Self {
+        Self {
+            interner,
+            finder,
+            records: Vec::new(),
+            stats: FileStats::default(),
+            last_model: None,
+            last_cwd: None,
+            last_session: None,
+        }
+    }
+
+    fn oversized(&mut self) {
+        self.stats.lines_read += 1;
+        self.stats.skipped.oversized += 1;
+    }
+
+    /// Handles one line (without its newline). `first`: it starts at offset 0 of the file.
+    /// `terminated`: a newline followed it. Returns whether the line counts as consumed.
+    fn line(&mut self, line: &[u8], first: bool, terminated: bool) -> bool {
+        self.stats.lines_read += 1;
+        let mut line = line;
+        if first {
+            line = line.strip_prefix(BOM).unwrap_or(line);
+        }
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if self.finder.find(line).is_none() {
+            // Not examined. Without a newline it may still be growing, so it is not consumed.
+            return terminated;
+        }
+        self.stats.candidate_lines += 1;
+        match parse_line(line) {
+            LineKind::NotUsage => true,
+            LineKind::Synthetic => {
+                self.stats.synthetic_lines += 1;
+                true
+            }
+            LineKind::Usage(usage) => {
+                self.stats.usage_lines += 1;
+                let record = self.record(usage);
+                self.records.push(record);
+                true
+            }
+            LineKind::Bad(BadLine::InvalidJson | BadLine::InvalidUtf8) if !terminated => {
+                self.stats.skipped.truncated += 1;
+                false
+            }
+            LineKind::Bad(bad) => {
+                self.stats.skipped.count(bad);
+                true
+            }
+        }
+    }
+
+    fn record(&mut self, usage: ParsedUsage<'_>) -> Record {
+        let model = usage.model.as_deref().unwrap_or(UNKNOWN_MODEL);
+        let model = intern_cached(self.interner, &mut self.last_model, model);
+        let project = usage
+            .cwd
+            .as_deref()
+            .map(|cwd| intern_cached(self.interner, &mut self.last_cwd, cwd));
+        let session_id = usage
+            .session_id
+            .as_deref()
+            .map(|s| intern_cached(self.interner, &mut self.last_session, s));
+        let request_id = usage.request_id.as_deref().filter(|r| !r.is_empty());
+        let key = usage
+            .message_id
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .map(|m| ResponseKey::new(m, request_id));
+        Record {
+            event: UsageEvent {
+                timestamp: usage.timestamp,
+                model,
+                tokens: usage.tokens,
+                speed: usage.speed,
+                project,
+                session_id,
+            },
+            key,
+            sidechain: usage.sidechain,
+        }
+    }
+}
+
+/// Interns `s`, answering from `cache` when the previous line had the same string.
+fn intern_cached(interner: &mut Interner, cache: &mut Option<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(cached) = cache {
+        if **cached == *s {
+            return Arc::clone(cached);
+        }
+    }
+    let shared = interner.intern(s);
+    *cache = Some(Arc::clone(&shared));
+    shared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"{"isSidechain":false,"cwd":"/w","sessionId":"s1","message":{"id":"msg_1","model":"claude-haiku-4-5","usage":{"input_tokens":1,"output_tokens":2}},"requestId":"req_1","type":"assistant","timestamp":"2025-08-30T07:16:28.537Z"}"#;
+
+    /// A reader that returns at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn read_with(data: &[u8], buffer_bytes: usize, step: usize, max: usize) -> FileRead {
+        let options = ScanOptions {
+            threads: 1,
+            max_line_bytes: max,
+            buffer_bytes,
+        };
+        let mut reader = FileReader::new(&options);
+        let mut interner = Interner::new();
+        reader
+            .read_from(Trickle { data, step }, 0, &mut interner)
+            .unwrap()
+    }
+
+    #[test]
+    fn same_result_for_any_buffer_size_and_read_size() {
+        let mut data = Vec::new();
+        data.extend_from_slice(BOM);
+        for i in 0..20 {
+            data.extend_from_slice(LINE.replace("msg_1", &format!("msg_{i}")).as_bytes());
+            data.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+            data.extend_from_slice(br#"{"type":"user","message":{"content":"x"}}"#);
+            data.push(b'\n');
+        }
+        let expected = read_with(&data, 1 << 16, usize::MAX, 1 << 20);
+        assert_eq!(expected.records.len(), 20);
+        assert_eq!(expected.stats.lines_read, 40);
+        assert_eq!(expected.stats.candidate_lines, 20);
+        assert_eq!(expected.stats.bytes_read, data.len() as u64);
+        assert_eq!(expected.end_offset, data.len() as u64);
+        for buffer in [64, 100, 333, 4096] {
+            for step in [1, 7, 64, 1000] {
+                let got = read_with(&data, buffer, step, 1 << 20);
+                assert_eq!(got, expected, "buffer {buffer}, step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn long_lines_are_dropped_without_buffering_them() {
+        let long = format!(
+            r#"{{"type":"assistant","pad":"{}","timestamp":"2025-08-30T07:16:28.537Z","message":{{"usage":{{}}}}}}"#,
+            "x".repeat(10_000)
+        );
+        for (tail, end_offset_is_end) in [("\n", true), ("", false)] {
+            let data = format!("{LINE}\n{long}\n{LINE}\n{long}{tail}");
+            let options = ScanOptions {
+                threads: 1,
+                max_line_bytes: 1000,
+                buffer_bytes: 256,
+            };
+            let mut reader = FileReader::new(&options);
+            let mut interner = Interner::new();
+            let got = reader.read_from(data.as_bytes(), 0, &mut interner).unwrap();
+            assert_eq!(got.records.len(), 2);
+            assert_eq!(got.stats.skipped.oversized, 2);
+            assert_eq!(got.stats.lines_read, 4);
+            assert!(
+                reader.carry_capacity() <= 2000,
+                "{}",
+                reader.carry_capacity()
+            );
+            let unterminated_start = (LINE.len() + 1) * 2 + long.len() + 1;
+            let expected = if end_offset_is_end {
+                data.len()
+            } else {
+                unterminated_start
+            };
+            assert_eq!(got.end_offset, expected as u64);
+        }
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read() {
+        let data = format!("{LINE}\n");
+        let exact = read_with(data.as_bytes(), 64, 64, LINE.len());
+        assert_eq!(exact.records.len(), 1);
+        let below = read_with(data.as_bytes(), 64, 64, LINE.len() - 1);
+        assert_eq!(below.records.len(), 0);
+        assert_eq!(below.stats.skipped.oversized, 1);
+    }
+
+    #[test]
+    fn unterminated_last_line() {
+        let half = &LINE[..LINE.len() / 2];
+        // Half of a usage line that already contains the needle: truncated, not consumed.
+        let data = format!("{LINE}\n{}", &LINE[..LINE.len() - 3]);
+        let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);
+        assert_eq!(got.stats.skipped.truncated, 1);
+        assert_eq!(got.stats.skipped.invalid_json, 0);
+        assert_eq!(got.end_offset, LINE.len() as u64 + 1);
+        // Half a line without the needle yet: not examined, not consumed.
+        let data = format!("{LINE}\n{half}");
+        let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);
+        assert_eq!(got.stats.skipped.total(), 0);
+        assert_eq!(got.stats.lines_read, 2);
+        assert_eq!(got.end_offset, LINE.len() as u64 + 1);
+        // A complete last line without a newline counts and is consumed.
+        let data = format!("{LINE}\n{LINE}");
+        let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);
+        assert_eq!(got.records.len(), 2);
+        assert_eq!(got.end_offset, data.len() as u64);
+    }
+
+    #[test]
+    fn resumes_from_an_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let second = LINE.replace("msg_1", "msg_2");
+        std::fs::write(&path, format!("{LINE}\n{second}\n")).unwrap();
+        let options = ScanOptions::default();
+        let all = read_file(&path, 0, &options).unwrap();
+        assert_eq!(all.records.len(), 2);
+        let start = LINE.len() as u64 + 1;
+        let rest = read_file(&path, start, &options).unwrap();
+        assert_eq!(rest.records, all.records[1..]);
+        assert_eq!(rest.end_offset, all.end_offset);
+        assert_eq!(rest.stats.bytes_read, second.len() as u64 + 1);
+        let none = read_file(&path, all.end_offset, &options).unwrap();
+        assert!(none.records.is_empty());
+        assert_eq!(none.end_offset, all.end_offset);
+    }
+
+    #[test]
+    fn refuses_directories_and_reports_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_file(dir.path(), 0, &ScanOptions::default()).unwrap_err();
+        assert_eq!(err.source.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains(&*dir.path().to_string_lossy()));
+        let missing = dir.path().join("gone.jsonl");
+        let err = read_file(&missing, 0, &ScanOptions::default()).unwrap_err();
+        assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
+        assert_eq!(err.path, missing);
+    }
+
+    #[test]
+    fn strings_are_interned() {
+        let data = format!("{LINE}\n{}\n", LINE.replace("msg_1", "msg_2"));
+        let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);
+        let [a, b] = &got.records[..] else {
+            panic!("two records expected")
+        };
+        assert!(Arc::ptr_eq(&a.event.model, &b.event.model));
+        assert!(Arc::ptr_eq(
+            a.event.project.as_ref().unwrap(),
+            b.event.project.as_ref().unwrap()
+        ));
+    }
+}
