@@ -1,0 +1,3 @@
+//! Integration tests of `usage-assembly`.
+
+mod purity;
