@@ -264,6 +264,50 @@ fn idle_five_hour_block() {
     assert!(empty.family_breakdown.is_empty());
 }
 
+/// Haiku events (1M input, $1 each) at `entries`: the five-hour window's responses and reset
+/// time at `now`.
+#[track_caller]
+fn check_five(entries: &[&str], now: &str, messages: u64, resets_at: Option<&str>) {
+    let events: Vec<UsageEvent> = entries.iter().map(|t| event(at(t), HAIKU, M, 0)).collect();
+    let assembly = run(&events, at(now), chrono_tz::UTC, Plan::Pro);
+    let five = window(&assembly, WindowId::FiveHour);
+    let got = (
+        five.counts.messages,
+        five.resets_at,
+        assembly.legacy.messages_used,
+    );
+    assert_eq!(
+        got,
+        (messages, resets_at.map(at), messages),
+        "{entries:?} at {now}"
+    );
+    assert_close(five.used, messages as f64);
+    assert_eq!(
+        five.pct,
+        Some((messages as f64 / 18.0 * 1000.0).round() / 10.0)
+    );
+}
+
+#[test]
+#[rustfmt::skip]
+fn five_hour_window_edges() {
+    let h10 = "2026-03-10T10:00:00Z";
+    let end = Some("2026-03-10T15:00:00Z");
+    check_five(&[h10], "2026-03-10T14:59:00Z", 1, end);
+    check_five(&[h10], "2026-03-10T15:00:00Z", 0, None);
+    check_five(&["2026-03-10T10:59:00Z"], "2026-03-10T14:59:59Z", 1, end);
+    check_five(&["2026-03-10T10:59:00Z"], "2026-03-10T15:00:00Z", 0, None);
+    check_five(&[h10, "2026-03-10T12:00:00Z", "2026-03-10T14:00:00Z"], "2026-03-10T14:30:00Z", 3, end);
+    // More than five hours after the block start: a new block, which holds only the new event.
+    check_five(&[h10, "2026-03-10T14:00:00Z", "2026-03-10T15:00:00.001Z"], "2026-03-10T15:10:00Z", 1, Some("2026-03-10T20:00:00Z"));
+    // A gap of more than five hours.
+    check_five(&["2026-03-10T01:30:00Z", "2026-03-10T06:40:00Z"], "2026-03-10T07:00:00Z", 1, Some("2026-03-10T11:00:00Z"));
+    // Events after now do not open or extend a block.
+    check_five(&[h10, "2026-03-10T16:00:00Z"], "2026-03-10T15:30:00Z", 0, None);
+    check_five(&[h10, "2026-03-10T11:00:00Z"], "2026-03-10T10:30:00Z", 1, end);
+    check_five(&[], "2026-03-10T10:30:00Z", 0, None);
+}
+
 #[test]
 fn unknown_plan_has_no_caps() {
     let events = [event(now() - TimeDelta::hours(1), OPUS, M, M)];
