@@ -58,7 +58,9 @@ fn repo_root() -> PathBuf {
 fn schema(check: bool) -> Result<()> {
     let path = repo_root().join("schema/live-data.schema.json");
     let want = live_data_schema::json_schema_text();
-    let have = std::fs::read_to_string(&path).unwrap_or_default().replace("\r\n", "\n");
+    let have = std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .replace("\r\n", "\n");
     if have == want {
         return Ok(());
     }

@@ -13,7 +13,13 @@ fn repo_root() -> PathBuf {
 fn files() -> Vec<PathBuf> {
     let root = repo_root();
     let output = Command::new("git")
-        .args(["ls-files", "--cached", "--others", "--exclude-standard", "-z"])
+        .args([
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+        ])
         .current_dir(&root)
         .output()
         .expect("git runs");
@@ -46,7 +52,8 @@ fn is_text(path: &Path) -> bool {
 /// are excluded for: they are test inputs, not text).
 fn is_fixture(path: &Path) -> bool {
     let rel = path.strip_prefix(repo_root()).unwrap_or(path);
-    rel.components().any(|c| c.as_os_str() == "fixtures" || c.as_os_str() == "corpus")
+    rel.components()
+        .any(|c| c.as_os_str() == "fixtures" || c.as_os_str() == "corpus")
 }
 
 fn problems(path: &Path, bytes: &[u8]) -> Vec<String> {
@@ -88,17 +95,30 @@ fn text_files_are_tidy() {
         }
     }
     assert!(checked > 10, "tidy found only {checked} files");
-    assert!(failures.is_empty(), "untidy files:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "untidy files:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn tidy_catches_each_problem() {
     let src = repo_root().join("crates/x/src/lib.rs");
     assert_eq!(problems(&src, b"fn main() {}\n"), Vec::<String>::new());
-    assert_eq!(problems(&src, "caf\u{e9}\n".as_bytes()), ["non-ASCII bytes"]);
+    assert_eq!(
+        problems(&src, "caf\u{e9}\n".as_bytes()),
+        ["non-ASCII bytes"]
+    );
     assert_eq!(problems(&src, b"a\r\n"), ["CR (use LF line endings)"]);
     assert_eq!(problems(&src, b"a"), ["no newline at end of file"]);
-    assert_eq!(problems(&src, b"a \nb\n"), ["trailing whitespace on line 1"]);
+    assert_eq!(
+        problems(&src, b"a \nb\n"),
+        ["trailing whitespace on line 1"]
+    );
     let fixture = repo_root().join("fixtures/x.json");
-    assert_eq!(problems(&fixture, "\"caf\u{e9}\"\n".as_bytes()), Vec::<String>::new());
+    assert_eq!(
+        problems(&fixture, "\"caf\u{e9}\"\n".as_bytes()),
+        Vec::<String>::new()
+    );
 }

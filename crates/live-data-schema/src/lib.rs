@@ -339,7 +339,11 @@ impl schemars::transform::Transform for DefaultedFieldsAreOptional {
             None => return,
         };
         if let Some(serde_json::Value::Array(required)) = object.get_mut("required") {
-            required.retain(|name| !name.as_str().is_some_and(|n| defaulted.iter().any(|d| d == n)));
+            required.retain(|name| {
+                !name
+                    .as_str()
+                    .is_some_and(|n| defaulted.iter().any(|d| d == n))
+            });
             if required.is_empty() {
                 object.remove("required");
             }

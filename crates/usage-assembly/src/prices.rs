@@ -585,12 +585,16 @@ mod tests {
             [3.0, 15.0, 3.75, 6.0, 0.3],
         );
         check_row("claude-opus-4-1-thinking", [15.0, 75.0, 18.75, 30.0, 1.5]);
+        // Later Sonnet 4.x: the 4.5 rates, no long-context premium.
+        check_row("claude-sonnet-4-6", [3.0, 15.0, 3.75, 6.0, 0.3]);
+        let table = PriceTable::builtin();
+        assert!(table.lookup("claude-sonnet-4-6").unwrap().long_context.is_none());
     }
 
     #[test]
     fn builtin_table_metadata() {
         let table = PriceTable::builtin();
-        assert_eq!(table.rows().len(), 9);
+        assert_eq!(table.rows().len(), 10);
         assert!(table.models().is_empty());
         assert!(
             table
@@ -695,7 +699,7 @@ mod tests {
             "gpt-4o",
             "claude-2.1",
             "claude-opus-5",
-            "claude-sonnet-4-6",
+            "claude-sonnet-5",
             "claude-haiku-4-6",
             "claude-3-sonnet-20240229",
             "claude-opus-latest",

@@ -36,7 +36,10 @@ fn committed_schema_has_not_drifted() {
 #[test]
 fn committed_schema_is_draft_2020_12_and_compiles() {
     let schema = read_json("schema/live-data.schema.json");
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     Validator::for_schema(&schema).expect("the committed schema compiles");
 }
 

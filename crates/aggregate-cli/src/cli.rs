@@ -1,0 +1,94 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success
+  1  failure: the run could not complete (the previous output is left untouched),
+     or `validate` found the file invalid
+  2  bad command line or flag value (nothing is written)
+
+Logging: RUST_LOG=debug (or trace) for details on stderr.";
+
+/// Claude Code usage for the AI OS dashboard: scans local transcripts and writes
+/// `live-data.json`.
+#[derive(Debug, Parser)]
+#[command(name = "aggregate", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Only print errors and warnings.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The default log level for this invocation (`RUST_LOG` overrides it).
+    pub fn verbosity(&self) -> crate::logging::Verbosity {
+        if self.quiet {
+            crate::logging::Verbosity::Quiet
+        } else {
+            crate::logging::Verbosity::Normal
+        }
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan the transcripts, estimate the usage windows and write live-data.json.
+    #[command(after_help = AFTER_HELP)]
+    Run(RunArgs),
+    /// Check a live-data.json file against the schema; list every error with its JSON path.
+    #[command(after_help = AFTER_HELP)]
+    Validate(ValidateArgs),
+}
+
+/// `aggregate run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where to write the file (written atomically: a temp file in the same directory, then a
+    /// rename, so a reader never sees half a file and a failed run leaves the old file).
+    #[arg(
+        long,
+        short,
+        value_name = "PATH",
+        env = "AIOS_LIVE_DATA",
+        default_value = "live-data.json"
+    )]
+    pub out: PathBuf,
+    /// The clock for this run, RFC 3339 (e.g. 2026-11-28T12:00:00Z); default: the system clock.
+    /// Fixing it makes runs reproducible.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// IANA time zone for calendar days (e.g. Europe/Berlin); default: $TZ, else the system
+    /// zone, else UTC.
+    #[arg(long, value_name = "IANA")]
+    pub timezone: Option<String>,
+    /// A Claude config directory to read transcripts from (its projects/ folder is scanned).
+    /// Repeatable; replaces $CLAUDE_CONFIG_DIR and the defaults (~/.config/claude, ~/.claude).
+    #[arg(long = "claude-dir", value_name = "DIR")]
+    pub claude_dirs: Vec<PathBuf>,
+    /// The subscription plan the estimated caps come from: pro, max5, max20 or unknown
+    /// (no caps, no percentages). Default: detected, else unknown.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<String>,
+    /// A price table (JSON, same format as the built-in one) to use instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Worker threads for the transcript scan (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// `aggregate validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}

@@ -1,0 +1,180 @@
+//! `aggregate run`: scan, assemble, check against the contract, write atomically.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use claude_logs::{RootsEnv, ScanOptions, default_roots, normalize_root, scan_roots};
+use live_data_schema::Validator;
+use usage_assembly::{AssemblyInput, Plan, PriceTable, assemble};
+
+use crate::cli::RunArgs;
+use crate::settings::{self, TzOrigin, display_path};
+use crate::{ExitStatus, UsageError, convert, output, ui};
+
+/// Flags checked and resolved; nothing has been read or written yet.
+struct Settings {
+    now: chrono::DateTime<chrono::Utc>,
+    timezone: chrono_tz::Tz,
+    plan: Plan,
+    prices: PriceTable,
+    roots: Vec<PathBuf>,
+    home: Option<PathBuf>,
+    scan: ScanOptions,
+}
+
+fn resolve(args: &RunArgs) -> Result<Settings> {
+    let now = settings::parse_now(args.now.as_deref())?;
+    let tz_env = std::env::var("TZ").ok();
+    let (timezone, origin) =
+        settings::resolve_timezone(args.timezone.as_deref(), tz_env.as_deref())?;
+    if origin == TzOrigin::Fallback {
+        tracing::warn!("could not determine the system time zone; using UTC (set --timezone)");
+    }
+    let plan = match args.plan.as_deref() {
+        None | Some("auto") => Plan::Unknown,
+        Some(name) => name.parse::<Plan>().map_err(|err| {
+            UsageError(format!(
+                "invalid --plan: {err}; expected pro, max5, max20 or unknown"
+            ))
+        })?,
+    };
+    let prices = match &args.prices {
+        None => PriceTable::builtin(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                UsageError(format!("cannot read --prices {}: {err}", path.display()))
+            })?;
+            let user = PriceTable::from_json_str(&text).map_err(|err| {
+                UsageError(format!("invalid price table {}: {err}", path.display()))
+            })?;
+            PriceTable::builtin().with_overrides(&user)
+        }
+    };
+    if args.threads == Some(0) {
+        return Err(UsageError("--threads must be at least 1".to_owned()).into());
+    }
+    let home = settings::home_dir();
+    let roots = if args.claude_dirs.is_empty() {
+        default_roots(&RootsEnv::from_process())
+    } else {
+        args.claude_dirs.iter().map(normalize_root).collect()
+    };
+    check_output_dir(&args.out)?;
+    let scan = ScanOptions {
+        threads: args.threads.unwrap_or(0),
+        ..ScanOptions::default()
+    };
+    Ok(Settings {
+        now,
+        timezone,
+        plan,
+        prices,
+        roots,
+        home,
+        scan,
+    })
+}
+
+/// Fails before the scan when the output could not be written anyway.
+fn check_output_dir(out: &Path) -> Result<()> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(UsageError(format!(
+            "cannot write {}: the directory {} does not exist",
+            out.display(),
+            dir.display()
+        )));
+    }
+    if out.is_dir() {
+        bail!(UsageError(format!(
+            "cannot write {}: it is a directory",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
+    let started = Instant::now();
+    let settings = resolve(args)?;
+    let home = settings.home.as_deref();
+
+    let (discovery, scan) = scan_roots(&settings.roots, &settings.scan);
+    if discovery.files.is_empty() {
+        let searched: Vec<String> = settings
+            .roots
+            .iter()
+            .map(|r| display_path(&r.join("projects"), home))
+            .collect();
+        ui::warn(&format!(
+            "no Claude Code transcripts found (searched {}); writing a file with zero usage. \
+             Use --claude-dir DIR or CLAUDE_CONFIG_DIR to point at another config directory.",
+            if searched.is_empty() {
+                "nothing: no home directory".to_owned()
+            } else {
+                searched.join(", ")
+            }
+        ));
+    }
+
+    let input = AssemblyInput::new(
+        &scan.events,
+        settings.now,
+        settings.timezone,
+        settings.plan,
+        &settings.prices,
+    );
+    let assembly = assemble(&input);
+    let cx = convert::Context {
+        generated_at: settings.now,
+        timezone: settings.timezone,
+        home,
+        roots: &settings.roots,
+        stats: &scan.stats,
+        auth_mode: None,
+    };
+    let live = convert::live_data(&assembly, &cx);
+
+    let value = serde_json::to_value(&live).context("serializing the output")?;
+    let errors = Validator::new().errors(&value);
+    if !errors.is_empty() {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!(
+            "the output does not match the live-data schema; {} was not written:\n  {}",
+            args.out.display(),
+            list.join("\n  ")
+        );
+    }
+    let mut text = serde_json::to_string_pretty(&live).context("serializing the output")?;
+    text.push('\n');
+    output::write_atomic(&args.out, text.as_bytes())?;
+
+    let stats = &scan.stats;
+    let skipped = stats.skipped.invalid_json
+        + stats.skipped.invalid_utf8
+        + stats.skipped.wrong_types
+        + stats.skipped.bad_timestamp
+        + stats.skipped.oversized
+        + stats.skipped.truncated;
+    let mut summary = format!(
+        "wrote {}: {} files, {} responses, {} duplicate lines, {} skipped lines, estimate, {:.2} s",
+        args.out.display(),
+        stats.files_read,
+        stats.events,
+        stats.duplicate_lines,
+        skipped,
+        started.elapsed().as_secs_f64()
+    );
+    if stats.unreadable_files > 0 {
+        summary.push_str(&format!(", {} unreadable files", stats.unreadable_files));
+    }
+    if !assembly.unpriced.is_empty() {
+        summary.push_str(&format!(", {} unpriced models", assembly.unpriced.len()));
+    }
+    ui::status(quiet, &summary);
+    Ok(ExitStatus::Success)
+}

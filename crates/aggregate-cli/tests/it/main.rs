@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `aggregate` binary in a temp dir with a cleared environment.
+
+mod cli_errors;
+mod run_fixtures;
+mod support;
+mod validate;
