@@ -50,7 +50,8 @@
 //!   or `Z`;
 //! - `oversized`: longer than `max_line_bytes` (decided before the pre-filter);
 //! - `truncated`: the last line of a file, without a newline, that does not parse (Claude Code
-//!   is still writing it). A last line without a newline that parses counts normally.
+//!   is still writing it). This line is checked even when it lacks `"assistant"`, which may not
+//!   be written yet. A last line without a newline that parses counts normally.
 //!
 //! A file that cannot be read is skipped with a warning and counted in
 //! [`ScanStats::unreadable_files`].

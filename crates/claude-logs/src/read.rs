@@ -63,7 +63,7 @@ impl Default for ScanOptions {
 
 /// Lines that were skipped, by reason. Only candidate lines (those containing `"assistant"`)
 /// are examined, so only they can be counted here, except `oversized`, which is decided before
-/// the pre-filter.
+/// the pre-filter, and `truncated`, which concerns the last line of a file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SkippedLines {
     /// Not JSON.
@@ -77,7 +77,8 @@ pub struct SkippedLines {
     pub bad_timestamp: u64,
     /// Longer than `max_line_bytes`.
     pub oversized: u64,
-    /// The last line of a file, without a newline, that does not parse (being written).
+    /// The last line of a file, without a newline, that does not parse (being written). This
+    /// line is checked whether or not it passes the pre-filter.
     pub truncated: u64,
 }
 
@@ -360,8 +361,19 @@ impl<'r> LineSink<'r> {
             line = rest;
         }
         if self.finder.find(line).is_none() {
-            // Not examined. Without a newline it may still be growing, so it is not consumed.
-            return terminated;
+            if terminated {
+                // Not examined.
+                return true;
+            }
+            // The last line, without a newline, may still be being written (the needle may just
+            // not be there yet): it is checked to be complete JSON.
+            if line.trim_ascii().is_empty()
+                || serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+            {
+                return true;
+            }
+            self.stats.skipped.truncated += 1;
+            return false;
         }
         self.stats.candidate_lines += 1;
         match parse_line(line) {
@@ -542,12 +554,20 @@ mod tests {
         assert_eq!(got.stats.skipped.truncated, 1);
         assert_eq!(got.stats.skipped.invalid_json, 0);
         assert_eq!(got.end_offset, LINE.len() as u64 + 1);
-        // Half a line without the needle yet: not examined, not consumed.
+        // Half a line without the needle yet: truncated too, not consumed.
         let data = format!("{LINE}\n{half}");
         let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);
-        assert_eq!(got.stats.skipped.total(), 0);
+        assert_eq!(got.stats.skipped.truncated, 1);
+        assert_eq!(got.stats.candidate_lines, 1);
         assert_eq!(got.stats.lines_read, 2);
         assert_eq!(got.end_offset, LINE.len() as u64 + 1);
+        // A complete non-usage last line (or blank space) is consumed and not counted as bad.
+        for tail in [r#"{"type":"user","message":{"content":"hi"}}"#, "  ", "\r"] {
+            let data = format!("{LINE}\n{tail}");
+            let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);
+            assert_eq!(got.stats.skipped.total(), 0, "{tail:?}");
+            assert_eq!(got.end_offset, data.len() as u64);
+        }
         // A complete last line without a newline counts and is consumed.
         let data = format!("{LINE}\n{LINE}");
         let got = read_with(data.as_bytes(), 4096, 4096, 1 << 20);

@@ -1,0 +1,8 @@
+//! Integration tests of `claude-logs`: transcript trees built in temp directories.
+
+mod discovery;
+mod lines;
+mod property;
+mod repo_fixtures;
+mod scanning;
+mod support;
