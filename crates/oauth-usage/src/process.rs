@@ -38,7 +38,7 @@ pub(crate) async fn run_capped(
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|_| ProcError::Spawn)?;
+    let mut child = spawn(&mut command).await?;
     let Some(mut stdout) = child.stdout.take() else {
         kill_and_reap(&mut child).await;
         return Err(ProcError::Io);
@@ -71,6 +71,22 @@ pub(crate) async fn run_capped(
         Err(_elapsed) => {
             kill_and_reap(&mut child).await;
             Err(ProcError::TimedOut)
+        }
+    }
+}
+
+/// Spawns, retrying briefly while the executable is busy (a file just written by another
+/// thread can be briefly held open for writing by a concurrently forked child).
+async fn spawn(command: &mut Command) -> Result<tokio::process::Child, ProcError> {
+    let mut attempts = 0;
+    loop {
+        match command.spawn() {
+            Ok(child) => return Ok(child),
+            Err(err) if err.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 5 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => return Err(ProcError::Spawn),
         }
     }
 }

@@ -113,7 +113,7 @@ pub enum AuthMode {
 
 /// Why no live reading was produced. Carries no secret and no body text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum SkipReason {
     /// No stored OAuth credential (missing, unreadable or malformed store).
     NoCredential,
@@ -125,11 +125,8 @@ pub enum SkipReason {
     MissingScope,
     /// `claude --version` gave no version.
     NoCli,
-    /// An unexpected HTTP status.
-    Http {
-        /// The status code.
-        status: u16,
-    },
+    /// An unexpected HTTP status (the code).
+    Http(u16),
     /// 401.
     Unauthorized,
     /// 403.
@@ -162,7 +159,7 @@ impl SkipReason {
             Self::Expired => "expired",
             Self::MissingScope => "missing_scope",
             Self::NoCli => "no_cli",
-            Self::Http { .. } => "http",
+            Self::Http(_) => "http",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
@@ -184,7 +181,7 @@ impl fmt::Display for SkipReason {
             Self::Expired => f.write_str("oauth token expired"),
             Self::MissingScope => f.write_str("oauth token lacks the user:profile scope"),
             Self::NoCli => f.write_str("claude cli version unavailable"),
-            Self::Http { status } => write!(f, "unexpected http status {status}"),
+            Self::Http(status) => write!(f, "unexpected http status {status}"),
             Self::Unauthorized => f.write_str("unauthorized (401)"),
             Self::Forbidden => f.write_str("forbidden (403)"),
             Self::RateLimited => f.write_str("rate limited (429)"),
@@ -291,6 +288,9 @@ fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
+/// Helper processes must time out (and be reaped) a little before the overall budget does.
+const PROCESS_MARGIN: Duration = Duration::from_millis(100);
+
 async fn run(
     config: &ReaderConfig,
     now: DateTime<Utc>,
@@ -299,7 +299,11 @@ async fn run(
     trace: &mut Trace,
 ) {
     let step = Instant::now();
-    let loaded = load_credential(&config.sources).await;
+    let mut sources = config.sources.clone();
+    sources.keychain_timeout = sources
+        .keychain_timeout
+        .min(remaining(deadline).saturating_sub(PROCESS_MARGIN));
+    let loaded = load_credential(&sources).await;
     trace.credential_ms = Some(step.elapsed().as_millis());
     let credential: Credential = match loaded {
         Ok((credential, store)) => {
@@ -366,7 +370,9 @@ async fn run(
     let version = claude_version(
         config.claude_path.clone(),
         config.path_env.clone(),
-        remaining(deadline).min(DEFAULT_VERSION_TIMEOUT),
+        remaining(deadline)
+            .saturating_sub(PROCESS_MARGIN)
+            .min(DEFAULT_VERSION_TIMEOUT),
     )
     .await;
     trace.version_ms = Some(step.elapsed().as_millis());
@@ -400,7 +406,7 @@ async fn run(
             out.reason = Some(match status {
                 401 => SkipReason::Unauthorized,
                 403 => SkipReason::Forbidden,
-                _ => SkipReason::Http { status },
+                _ => SkipReason::Http(status),
             });
             return;
         }
@@ -502,7 +508,7 @@ mod tests {
             SkipReason::Expired,
             SkipReason::MissingScope,
             SkipReason::NoCli,
-            SkipReason::Http { status: 500 },
+            SkipReason::Http(500),
             SkipReason::Unauthorized,
             SkipReason::Forbidden,
             SkipReason::RateLimited,
@@ -520,7 +526,7 @@ mod tests {
             assert!(!reason.code().is_empty());
         }
         assert_eq!(
-            SkipReason::Http { status: 500 }.to_string(),
+            SkipReason::Http(500).to_string(),
             "unexpected http status 500"
         );
     }

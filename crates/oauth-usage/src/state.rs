@@ -103,7 +103,7 @@ impl StateDir {
             .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
             .filter(|(_, p)| p != keep)
             .collect();
-        buckets.sort_by(|a, b| b.0.cmp(&a.0));
+        buckets.sort_by_key(|b| std::cmp::Reverse(b.0));
         for (_, old) in buckets.into_iter().skip(KEEP_BUCKETS.saturating_sub(1)) {
             let _ = std::fs::remove_file(old);
         }
