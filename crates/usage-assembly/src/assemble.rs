@@ -11,6 +11,7 @@ use crate::counts::Counts;
 use crate::model::Family;
 use crate::plan::Plan;
 use crate::prices::PriceTable;
+use crate::reading::ServerReading;
 use crate::window::{Window, WindowId, last_block, week_length};
 
 /// The project name of events without a project (`cwd`).
@@ -29,6 +30,8 @@ pub struct AssemblyInput<'a> {
     pub plan: Plan,
     /// The prices.
     pub prices: &'a PriceTable,
+    /// A valid authoritative reading to lay over the estimate, when one was had.
+    pub reading: Option<&'a ServerReading>,
 }
 
 impl<'a> AssemblyInput<'a> {
@@ -47,7 +50,14 @@ impl<'a> AssemblyInput<'a> {
             timezone,
             plan,
             prices,
+            reading: None,
         }
+    }
+
+    /// The same input with an authoritative reading laid over the estimate.
+    pub fn with_reading(mut self, reading: Option<&'a ServerReading>) -> AssemblyInput<'a> {
+        self.reading = reading;
+        self
     }
 }
 
@@ -208,6 +218,14 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
             }
         })
         .collect::<Vec<_>>();
+    let mut windows = windows;
+    if let Some(reading) = input.reading {
+        for window in &mut windows {
+            if let Some(server) = reading.windows.get(window.id.as_str()) {
+                window.apply_reading(server);
+            }
+        }
+    }
     let legacy = LegacyFigures {
         pct_used: windows[0].pct,
         messages_used: five_hour.messages,

@@ -35,6 +35,7 @@ mod counts;
 mod model;
 mod plan;
 mod prices;
+mod reading;
 mod window;
 
 pub use assemble::{
@@ -47,4 +48,5 @@ pub use prices::{
     BUILTIN_PRICES_JSON, FamilyRow, LongContext, ModelPrice, PRICE_FILE_VERSION, PriceError,
     PriceTable, Rates,
 };
+pub use reading::{ServerReading, ServerWindow};
 pub use window::{Source, Window, WindowId};

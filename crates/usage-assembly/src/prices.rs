@@ -588,7 +588,13 @@ mod tests {
         // Later Sonnet 4.x: the 4.5 rates, no long-context premium.
         check_row("claude-sonnet-4-6", [3.0, 15.0, 3.75, 6.0, 0.3]);
         let table = PriceTable::builtin();
-        assert!(table.lookup("claude-sonnet-4-6").unwrap().long_context.is_none());
+        assert!(
+            table
+                .lookup("claude-sonnet-4-6")
+                .unwrap()
+                .long_context
+                .is_none()
+        );
     }
 
     #[test]
