@@ -226,6 +226,7 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
             }
         }
     }
+    let windows = crate::pace::with_outlook(windows, &priced, now);
     let legacy = LegacyFigures {
         pct_used: windows[0].pct,
         messages_used: five_hour.messages,

@@ -29,10 +29,15 @@
 //!   their estimates carry no reset time.
 //! - The caps and percentages are described on [`Plan`]. Every window carries a [`Source`];
 //!   everything computed here is [`Source::Estimate`].
+//! - Every window then gets a pace (use against the elapsed share of a window with a reset
+//!   time) and a forecast (when it reaches 100 % at the recent rate), from its final
+//!   percentage and reset time, estimated or read from the server: see [`pace()`],
+//!   [`forecast()`], [`recent_rate`] and [`recent_lookback`].
 
 mod assemble;
 mod counts;
 mod model;
+mod pace;
 mod plan;
 mod prices;
 mod reading;
@@ -43,6 +48,9 @@ pub use assemble::{
 };
 pub use counts::Counts;
 pub use model::{Family, ModelId, ModelVersion, parse_model_id};
+pub use pace::{
+    Forecast, PACE_TOLERANCE_PCT, Pace, PaceStatus, forecast, pace, recent_lookback, recent_rate,
+};
 pub use plan::{ParsePlanError, Plan};
 pub use prices::{
     BUILTIN_PRICES_JSON, FamilyRow, LongContext, ModelPrice, PRICE_FILE_VERSION, PriceError,

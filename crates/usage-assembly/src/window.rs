@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::counts::Counts;
 use crate::model::Family;
+use crate::pace::{Forecast, Pace};
 
 /// The length of a five-hour block.
 pub(crate) fn block_length() -> TimeDelta {
@@ -110,6 +111,12 @@ pub struct Window {
     pub resets_at: Option<DateTime<Utc>>,
     /// The local responses in the window.
     pub counts: Counts,
+    /// The percentage used against the elapsed share of the window; `None` without a
+    /// percentage or a reset time (see [`crate::pace()`]).
+    pub pace: Option<Pace>,
+    /// When the window reaches its limit at the recent rate; `None` without a percentage or a
+    /// rate (see [`crate::forecast()`]).
+    pub forecast: Option<Forecast>,
 }
 
 impl Window {
@@ -130,6 +137,8 @@ impl Window {
             source: Source::Estimate,
             resets_at,
             counts,
+            pace: None,
+            forecast: None,
         }
     }
 
