@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use claude_logs::ScanStats;
 use live_data_schema as wire;
-use usage_assembly::{Assembly, Counts, Source, Window};
+use usage_assembly::{Assembly, Counts, PaceStatus, Source, Window};
 
 use crate::settings::display_path;
 
@@ -93,6 +93,21 @@ fn window(w: &Window) -> wire::Window {
         tokens: w.counts.total,
         cost_usd: round_usd(w.counts.cost_usd),
         messages: w.counts.messages,
+        pace: w.pace.map(|p| wire::Pace {
+            elapsed_pct: p.elapsed_pct,
+            used_pct: p.used_pct,
+            status: match p.status {
+                PaceStatus::Ahead => wire::PaceStatus::Ahead,
+                PaceStatus::OnTrack => wire::PaceStatus::OnTrack,
+                PaceStatus::Behind => wire::PaceStatus::Behind,
+            },
+        }),
+        forecast: w.forecast.map(|f| wire::Forecast {
+            rate_pct_per_hour: f.rate_pct_per_hour,
+            reaches_limit_at: f.reaches_limit_at,
+            before_reset: f.before_reset,
+            pct_at_reset: f.pct_at_reset,
+        }),
     }
 }
 

@@ -182,6 +182,64 @@ pub struct Window {
     /// Local API responses in the window.
     #[serde(default)]
     pub messages: u64,
+    /// The percentage used against the elapsed share of the window, or null without a
+    /// percentage or a reset time (a rolling window has no elapsed share).
+    #[serde(default)]
+    pub pace: Option<Pace>,
+    /// When the window reaches 100 % at the recent rate, or null without a percentage or a
+    /// known rate.
+    #[serde(default)]
+    pub forecast: Option<Forecast>,
+}
+
+/// A window's use against the share of it that has passed.
+///
+/// A window with a reset started one window length (5 hours or 7 days) before it; the elapsed
+/// share is `(now - start) / length`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pace {
+    /// The share of the window that has passed, 0-100.
+    pub elapsed_pct: f64,
+    /// The percentage used (the window's `pct`).
+    pub used_pct: f64,
+    /// `ahead` when `usedPct` is more than 5 points above `elapsedPct`, `behind` when more
+    /// than 5 points below, `on_track` otherwise.
+    pub status: PaceStatus,
+}
+
+/// Whether a window is used faster or slower than its time passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaceStatus {
+    /// Used faster than the window passes: the limit comes before the reset at this pace.
+    Ahead,
+    /// Within 5 points of the elapsed share.
+    OnTrack,
+    /// Used slower than the window passes.
+    Behind,
+}
+
+/// When a window reaches its limit at the recent rate.
+///
+/// The recent rate is the window's percentage times the share of its local cost spent in the
+/// last hour (five-hour window) or 24 hours (weekly windows), or since the window started if
+/// that is shorter, per hour; it is extrapolated in a straight line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Forecast {
+    /// The recent rate, percentage points per hour.
+    pub rate_pct_per_hour: f64,
+    /// When the window reaches 100 % at that rate (the file's time when it already has), or
+    /// null when not before the reset (for a window without a reset: not within one window
+    /// length).
+    pub reaches_limit_at: Option<DateTime<Utc>>,
+    /// Whether the limit is reached before the window resets; false for a window without a
+    /// reset time.
+    pub before_reset: bool,
+    /// The percentage at the reset at that rate (may exceed 100), or null for a window without
+    /// a reset time.
+    pub pct_at_reset: Option<f64>,
 }
 
 /// Local use of one model family.
