@@ -42,7 +42,7 @@ impl Cli {
 pub enum Command {
     /// Scan the transcripts, estimate the usage windows and write live-data.json.
     #[command(after_help = AFTER_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a live-data.json file against the schema; list every error with its JSON path.
     #[command(after_help = AFTER_HELP)]
     Validate(ValidateArgs),
@@ -83,6 +83,28 @@ pub struct RunArgs {
     /// Worker threads for the transcript scan (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Do not ask Anthropic's usage endpoint; estimate every window from the transcripts.
+    #[arg(long)]
+    pub no_oauth: bool,
+    /// Base URL of the usage endpoint, for tests and development: only
+    /// https://api.anthropic.com or an http:// URL on a loopback address is accepted.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AIOS_OAUTH_BASE_URL",
+        hide_env_values = true
+    )]
+    pub oauth_base_url: Option<String>,
+    /// Where the usage reader keeps its cool-down and last reading (never a credential).
+    /// Default: $XDG_STATE_HOME/aios-usage, else ~/.local/state/aios-usage.
+    #[arg(long, value_name = "DIR", env = "AIOS_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Seconds a live reading is reused without asking the endpoint again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub oauth_freshness: u64,
+    /// Seconds allowed for the whole live reading (credential, version, request); at most 6.
+    #[arg(long, value_name = "SECONDS", default_value_t = 6.0)]
+    pub oauth_timeout: f64,
 }
 
 /// `aggregate validate`.

@@ -6,6 +6,7 @@ pub mod ui;
 
 mod cli;
 mod convert;
+mod oauth;
 mod output;
 mod run;
 mod settings;

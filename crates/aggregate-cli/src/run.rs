@@ -6,21 +6,24 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail};
 use claude_logs::{RootsEnv, ScanOptions, default_roots, normalize_root, scan_roots};
 use live_data_schema::Validator;
+use oauth_usage::{BaseUrl, ReaderConfig};
 use usage_assembly::{AssemblyInput, Plan, PriceTable, assemble};
 
 use crate::cli::RunArgs;
 use crate::settings::{self, TzOrigin, display_path};
-use crate::{ExitStatus, UsageError, convert, output, ui};
+use crate::{ExitStatus, UsageError, convert, oauth, output, ui};
 
 /// Flags checked and resolved; nothing has been read or written yet.
 struct Settings {
     now: chrono::DateTime<chrono::Utc>,
     timezone: chrono_tz::Tz,
-    plan: Plan,
+    /// `None`: detect from the credential.
+    plan: Option<Plan>,
     prices: PriceTable,
     roots: Vec<PathBuf>,
     home: Option<PathBuf>,
     scan: ScanOptions,
+    oauth: Option<ReaderConfig>,
 }
 
 fn resolve(args: &RunArgs) -> Result<Settings> {
@@ -32,12 +35,12 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
         tracing::warn!("could not determine the system time zone; using UTC (set --timezone)");
     }
     let plan = match args.plan.as_deref() {
-        None | Some("auto") => Plan::Unknown,
-        Some(name) => name.parse::<Plan>().map_err(|err| {
+        None | Some("auto") => None,
+        Some(name) => Some(name.parse::<Plan>().map_err(|err| {
             UsageError(format!(
                 "invalid --plan: {err}; expected pro, max5, max20 or unknown"
             ))
-        })?,
+        })?),
     };
     let prices = match &args.prices {
         None => PriceTable::builtin(),
@@ -65,6 +68,7 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
         threads: args.threads.unwrap_or(0),
         ..ScanOptions::default()
     };
+    let oauth = reader_config(args)?;
     Ok(Settings {
         now,
         timezone,
@@ -73,7 +77,40 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
         roots,
         home,
         scan,
+        oauth,
     })
+}
+
+/// The usage reader's configuration, or `None` with `--no-oauth`.
+fn reader_config(args: &RunArgs) -> Result<Option<ReaderConfig>> {
+    if args.no_oauth {
+        return Ok(None);
+    }
+    let base_url = match args.oauth_base_url.as_deref() {
+        None => BaseUrl::anthropic(),
+        Some(text) => BaseUrl::parse(text).map_err(|err| {
+            UsageError(format!(
+                "refusing --oauth-base-url: {err}; only https://api.anthropic.com or an \
+                 http:// URL on a loopback address is accepted"
+            ))
+        })?,
+    };
+    let timeout = args.oauth_timeout;
+    if !(timeout.is_finite() && timeout > 0.0 && timeout <= oauth_usage::MAX_BUDGET.as_secs_f64()) {
+        bail!(UsageError(format!(
+            "invalid --oauth-timeout {timeout}: it must be more than 0 and at most {} seconds",
+            oauth_usage::MAX_BUDGET.as_secs()
+        )));
+    }
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or_else(|| oauth_usage::default_state_dir(oauth::STATE_APP));
+    let mut config = ReaderConfig::from_process(state_dir);
+    config.base_url = base_url;
+    config.budget = std::time::Duration::from_secs_f64(timeout);
+    config.freshness = std::time::Duration::from_secs(args.oauth_freshness);
+    Ok(Some(config))
 }
 
 /// Fails before the scan when the output could not be written anyway.
@@ -100,10 +137,26 @@ fn check_output_dir(out: &Path) -> Result<()> {
 
 pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     let started = Instant::now();
-    let settings = resolve(args)?;
-    let home = settings.home.as_deref();
+    let mut settings = resolve(args)?;
+    let home = settings.home.clone();
+    let home = home.as_deref();
 
+    // The live reading runs beside the scan; the run waits for it at most its budget.
+    let pending = settings
+        .oauth
+        .take()
+        .map(|config| oauth::spawn(config, settings.now));
     let (discovery, scan) = scan_roots(&settings.roots, &settings.scan);
+    let outcome = pending.map(oauth::Pending::wait);
+    if let Some(outcome) = &outcome {
+        log_outcome(outcome);
+    }
+    let reading = outcome.as_ref().and_then(|o| o.reading.as_ref());
+    let plan = settings.plan.unwrap_or_else(|| {
+        outcome.as_ref().map_or(Plan::Unknown, |o| {
+            Plan::from_subscription(o.subscription_type.as_deref(), o.rate_limit_tier.as_deref())
+        })
+    });
     if discovery.files.is_empty() {
         let searched: Vec<String> = settings
             .roots
@@ -121,13 +174,15 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         ));
     }
 
+    let server = reading.map(oauth::server_reading);
     let input = AssemblyInput::new(
         &scan.events,
         settings.now,
         settings.timezone,
-        settings.plan,
+        plan,
         &settings.prices,
-    );
+    )
+    .with_reading(server.as_ref());
     let assembly = assemble(&input);
     let cx = convert::Context {
         generated_at: settings.now,
@@ -135,9 +190,13 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         home,
         roots: &settings.roots,
         stats: &scan.stats,
-        auth_mode: None,
+        auth_mode: outcome.as_ref().map(|o| oauth::auth_mode(o.auth_mode)),
     };
-    let live = convert::live_data(&assembly, &cx);
+    let mut live = convert::live_data(&assembly, &cx);
+    // `authoritative` is set only when a valid reading was used for at least one window.
+    if live.usage.claude_window.source == Some(live_data_schema::Source::Oauth) {
+        live.usage.claude_window.authoritative = reading.map(oauth::authoritative);
+    }
 
     let value = serde_json::to_value(&live).context("serializing the output")?;
     let errors = Validator::new().errors(&value);
@@ -161,12 +220,13 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         + stats.skipped.oversized
         + stats.skipped.truncated;
     let mut summary = format!(
-        "wrote {}: {} files, {} responses, {} duplicate lines, {} skipped lines, estimate, {:.2} s",
+        "wrote {}: {} files, {} responses, {} duplicate lines, {} skipped lines, {}, {:.2} s",
         args.out.display(),
         stats.files_read,
         stats.events,
         stats.duplicate_lines,
         skipped,
+        source_summary(&live, outcome.as_ref()),
         started.elapsed().as_secs_f64()
     );
     if stats.unreadable_files > 0 {
@@ -177,4 +237,35 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     }
     ui::status(quiet, &summary);
     Ok(ExitStatus::Success)
+}
+
+/// `live`, or `estimate` with the reason there is no live reading.
+fn source_summary(
+    live: &live_data_schema::LiveData,
+    outcome: Option<&oauth_usage::Outcome>,
+) -> String {
+    if live.usage.claude_window.source == Some(live_data_schema::Source::Oauth) {
+        let reused = outcome.is_some_and(|o| o.reused);
+        return if reused {
+            "live (reused)".to_owned()
+        } else {
+            "live".to_owned()
+        };
+    }
+    match outcome.and_then(|o| o.reason.as_ref()) {
+        Some(reason) => format!("estimate ({reason})"),
+        None if outcome.is_none() => "estimate (--no-oauth)".to_owned(),
+        None => "estimate".to_owned(),
+    }
+}
+
+fn log_outcome(outcome: &oauth_usage::Outcome) {
+    match &outcome.reason {
+        None => tracing::info!(reused = outcome.reused, "live usage reading"),
+        Some(reason) => tracing::info!(
+            reason = reason.code(),
+            auth_mode = oauth::auth_mode(outcome.auth_mode),
+            "no live usage reading ({reason}); using the estimate"
+        ),
+    }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `aggregate` binary in a temp dir with a cleared environment.
 
 mod cli_errors;
+mod oauth;
 mod run_fixtures;
 mod support;
 mod validate;

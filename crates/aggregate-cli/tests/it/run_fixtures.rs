@@ -71,7 +71,7 @@ fn fixture_run_writes_the_expected_file() {
     assert_eq!(result.code, Some(0), "stderr: {}", result.stderr);
     assert_eq!(result.stdout, "");
     assert!(
-        result.stderr.starts_with("aggregate: wrote live-data.json: 4 files, 8 responses, 5 duplicate lines, 5 skipped lines, estimate,"),
+        result.stderr.starts_with("aggregate: wrote live-data.json: 4 files, 8 responses, 5 duplicate lines, 5 skipped lines, estimate (--no-oauth),"),
         "{}",
         result.stderr
     );

@@ -44,9 +44,10 @@ pub(crate) fn run(cmd: &mut Command) -> Run {
     }
 }
 
-/// The fixture run: both roots, the fixed clock.
+/// The fixture run: both roots, the fixed clock, no live reading.
 pub(crate) fn fixture_args(cmd: &mut Command) -> &mut Command {
     cmd.arg("run")
+        .arg("--no-oauth")
         .arg("--claude-dir")
         .arg(fixture_root("root-a"))
         .arg("--claude-dir")

@@ -1,0 +1,119 @@
+//! The authoritative reading: run beside the transcript scan, bounded by its budget, and
+//! reduced to what the assembly and the contract carry.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use live_data_schema as wire;
+use oauth_usage::{AuthMode, Outcome, ReaderConfig, Severity, UsageReading};
+use usage_assembly::{ServerReading, ServerWindow};
+
+/// The name of this program's folder in the state directory.
+pub(crate) const STATE_APP: &str = "aios-usage";
+
+/// A read in flight on its own thread.
+pub(crate) struct Pending {
+    receiver: mpsc::Receiver<Outcome>,
+    deadline: Instant,
+}
+
+/// Starts the read on a thread of its own, so that it runs while the transcripts are scanned.
+pub(crate) fn spawn(config: ReaderConfig, now: DateTime<Utc>) -> Pending {
+    // The reader bounds itself by `budget`; the extra half second covers runtime start-up.
+    let deadline = Instant::now() + config.budget + Duration::from_millis(500);
+    let (sender, receiver) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("oauth-usage".into())
+        .spawn(move || {
+            let outcome = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(oauth_usage::read_usage(&config, now)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot start the async runtime for the usage read");
+                    Outcome::skipped(oauth_usage::SkipReason::Network)
+                }
+            };
+            let _ = sender.send(outcome);
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start the usage read");
+    }
+    Pending { receiver, deadline }
+}
+
+impl Pending {
+    /// The outcome, or a timeout outcome when the read overran its budget (the thread is left
+    /// to end with the process).
+    pub(crate) fn wait(self) -> Outcome {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.receiver.recv_timeout(left) {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::skipped(oauth_usage::SkipReason::Timeout),
+        }
+    }
+}
+
+/// `oauth`, `api_key` or `unknown`, as in the contract.
+pub(crate) fn auth_mode(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::OAuth => "oauth",
+        AuthMode::ApiKey => "api_key",
+        AuthMode::Unknown => "unknown",
+    }
+}
+
+/// The windows of a reading, as the assembly lays them over the estimate.
+pub(crate) fn server_reading(reading: &UsageReading) -> ServerReading {
+    ServerReading {
+        windows: reading
+            .windows
+            .iter()
+            .map(|(id, w)| {
+                (
+                    id.clone(),
+                    ServerWindow {
+                        pct: w.utilization,
+                        resets_at: w.resets_at,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The bounded `authoritative` object of the contract: known fields only, no body, no token.
+pub(crate) fn authoritative(reading: &UsageReading) -> wire::Authoritative {
+    wire::Authoritative {
+        source: "oauth-usage-api".to_owned(),
+        fetched_at: reading.fetched_at,
+        subscription_type: reading.subscription_type.clone(),
+        rate_limit_tier: reading.rate_limit_tier.clone(),
+        windows: reading
+            .windows
+            .iter()
+            .map(|(id, w)| wire::AuthoritativeWindow {
+                id: id.clone(),
+                pct: w.utilization,
+                resets_at: w.resets_at,
+                severity: w.severity.map(|s| severity(s).to_owned()),
+            })
+            .collect(),
+        extra_usage: reading.extra_usage.as_ref().map(|extra| wire::ExtraUsage {
+            enabled: extra.is_enabled.unwrap_or(false),
+            used_minor: extra.used_credits_minor,
+            limit_minor: extra.monthly_limit_minor,
+            currency: extra.currency.clone(),
+        }),
+    }
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Normal => "normal",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
