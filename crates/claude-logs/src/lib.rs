@@ -17,7 +17,7 @@
 //!
 //! # Streaming
 //!
-//! Files are never loaded whole. Each worker reads through one buffer (256 KiB by default) and
+//! Files are never loaded whole. Each worker reads through one buffer (64 KiB by default) and
 //! splits lines with `memchr`; a line is handled in place when it lies within the buffer and
 //! copied into a carry buffer only when it spans a refill. A line longer than
 //! [`ScanOptions::max_line_bytes`] (16 MiB by default) is not buffered: its bytes are dropped up

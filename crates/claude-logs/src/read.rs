@@ -38,8 +38,10 @@ pub struct ScanOptions {
 impl ScanOptions {
     /// Default `max_line_bytes`: 16 MiB.
     pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
-    /// Default `buffer_bytes`: 256 KiB.
-    pub const DEFAULT_BUFFER_BYTES: usize = 256 << 10;
+    /// Default `buffer_bytes`: 64 KiB. A buffer that stays in the L2 cache makes the kernel's
+    /// copy out of the page cache, the largest cost of a scan, about twice as cheap as a
+    /// 256 KiB one (measured on a 2-core machine over 1 GiB of transcripts).
+    pub const DEFAULT_BUFFER_BYTES: usize = 64 << 10;
 
     /// The number of worker threads `threads` asks for (resolving 0).
     pub fn effective_threads(&self) -> usize {
@@ -182,6 +184,9 @@ pub(crate) struct FileReader {
     carry: Vec<u8>,
     finder: Finder<'static>,
     max_line_bytes: usize,
+    /// The largest capacity the carry buffer reached during the last read.
+    #[cfg(test)]
+    peak_carry: usize,
 }
 
 impl FileReader {
@@ -191,6 +196,8 @@ impl FileReader {
             carry: Vec::new(),
             finder: Finder::new(CANDIDATE_NEEDLE),
             max_line_bytes: options.max_line_bytes,
+            #[cfg(test)]
+            peak_carry: 0,
         }
     }
 
@@ -231,6 +238,8 @@ impl FileReader {
         let carry = &mut self.carry;
         let max = self.max_line_bytes;
         carry.clear();
+        #[cfg(test)]
+        let mut peak_carry = 0;
         // Inside a line longer than `max`: its bytes are dropped until the next newline.
         let mut discarding = false;
         // File offset of the first byte of the line being read, and just after the last line
@@ -269,7 +278,11 @@ impl FileReader {
                     if carry.len() + part.len() > max {
                         sink.oversized();
                     } else {
-                        carry.extend_from_slice(part);
+                        append(carry, part, max);
+                        #[cfg(test)]
+                        {
+                            peak_carry = peak_carry.max(carry.capacity());
+                        }
                         sink.line(carry, first, true);
                     }
                     release(carry);
@@ -284,7 +297,11 @@ impl FileReader {
                     discarding = true;
                     release(carry);
                 } else {
-                    carry.extend_from_slice(rest);
+                    append(carry, rest, max);
+                    #[cfg(test)]
+                    {
+                        peak_carry = peak_carry.max(carry.capacity());
+                    }
                 }
             }
         }
@@ -297,6 +314,10 @@ impl FileReader {
             }
             release(carry);
         }
+        #[cfg(test)]
+        {
+            self.peak_carry = peak_carry;
+        }
         Ok(FileRead {
             records: sink.records,
             end_offset,
@@ -308,10 +329,28 @@ impl FileReader {
     pub(crate) fn carry_capacity(&self) -> usize {
         self.carry.capacity()
     }
+
+    #[cfg(test)]
+    pub(crate) fn peak_carry(&self) -> usize {
+        self.peak_carry
+    }
 }
 
 fn not_a_file() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
+}
+
+/// Appends `bytes` to the carry buffer (the caller checked that the line stays within `max`),
+/// growing it geometrically but never past `max`.
+fn append(carry: &mut Vec<u8>, bytes: &[u8], max: usize) {
+    let needed = carry.len() + bytes.len();
+    if needed > carry.capacity() {
+        let target = needed
+            .max(carry.capacity().saturating_mul(2))
+            .min(max.max(needed));
+        carry.reserve_exact(target - carry.len());
+    }
+    carry.extend_from_slice(bytes);
 }
 
 /// Empties the carry buffer, returning memory a very long line needed.
@@ -533,6 +572,57 @@ mod tests {
             };
             assert_eq!(got.end_offset, expected as u64);
         }
+    }
+
+    /// Produces a 50 MB assistant line followed by a usage line, without holding either.
+    struct HugeLine {
+        produced: usize,
+        body: usize,
+        tail: Vec<u8>,
+    }
+
+    impl Read for HugeLine {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            const HEAD: &[u8] = br#"{"type":"assistant","message":{"content":""#;
+            let mut n = 0;
+            while n < out.len() {
+                let at = self.produced;
+                let byte = if at < HEAD.len() {
+                    HEAD[at]
+                } else if at < HEAD.len() + self.body {
+                    b'x'
+                } else if let Some(&b) = self.tail.get(at - HEAD.len() - self.body) {
+                    b
+                } else {
+                    break;
+                };
+                out[n] = byte;
+                n += 1;
+                self.produced += 1;
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_50_mb_line_never_grows_the_carry_past_the_limit() {
+        let options = ScanOptions {
+            threads: 1,
+            ..ScanOptions::default()
+        };
+        let mut reader = FileReader::new(&options);
+        let mut interner = Interner::new();
+        let source = HugeLine {
+            produced: 0,
+            body: 50_000_000,
+            tail: format!("\"}}}}\n{LINE}\n").into_bytes(),
+        };
+        let got = reader.read_from(source, 0, &mut interner).unwrap();
+        assert_eq!(got.stats.skipped.oversized, 1);
+        assert_eq!(got.records.len(), 1);
+        assert!(reader.peak_carry() <= ScanOptions::DEFAULT_MAX_LINE_BYTES);
+        assert!(reader.carry_capacity() <= CARRY_KEEP_BYTES);
+        assert!(got.stats.bytes_read > 50_000_000);
     }
 
     #[test]
