@@ -46,6 +46,16 @@ pub enum Command {
     /// Check a live-data.json file against the schema; list every error with its JSON path.
     #[command(after_help = AFTER_HELP)]
     Validate(ValidateArgs),
+    /// Copy stdin to stdout with every credential replaced by [REDACTED] (tokens, API keys,
+    /// Authorization and Cookie headers, secret JSON fields), to clean a log or a transcript
+    /// before attaching it to a bug report. Streams: memory stays constant on any input.
+    Redact,
+    /// Panics with MESSAGE: checks that panic messages are redacted too.
+    #[command(hide = true)]
+    DebugPanic {
+        /// The panic message.
+        message: String,
+    },
 }
 
 /// `aggregate run`.

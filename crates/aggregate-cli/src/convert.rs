@@ -69,7 +69,7 @@ pub(crate) fn live_data(assembly: &Assembly, cx: &Context<'_>) -> wire::LiveData
             .projects
             .iter()
             .map(|(project, c)| wire::ProjectUsage {
-                project: display_path(Path::new(project), cx.home),
+                project: clean(&display_path(Path::new(project), cx.home)),
                 counts: counts(c),
             })
             .collect(),
@@ -115,7 +115,7 @@ fn model_list(models: &[(String, Counts)]) -> Vec<wire::ModelUsage> {
     models
         .iter()
         .map(|(model, c)| wire::ModelUsage {
-            model: model.clone(),
+            model: clean(model),
             counts: counts(c),
         })
         .collect()
@@ -136,7 +136,11 @@ fn counts(c: &Counts) -> wire::Counts {
 fn scan_summary(assembly: &Assembly, cx: &Context<'_>) -> wire::ScanSummary {
     let s = cx.stats;
     wire::ScanSummary {
-        roots: cx.roots.iter().map(|r| display_path(r, cx.home)).collect(),
+        roots: cx
+            .roots
+            .iter()
+            .map(|r| clean(&display_path(r, cx.home)))
+            .collect(),
         files: s.files_read,
         unreadable_files: s.unreadable_files,
         events: s.events,
@@ -153,7 +157,7 @@ fn scan_summary(assembly: &Assembly, cx: &Context<'_>) -> wire::ScanSummary {
             .unpriced
             .iter()
             .map(|u| wire::UnpricedModel {
-                model: u.model.clone(),
+                model: clean(&u.model),
                 messages: u.messages,
                 total_tokens: u.total_tokens,
             })
@@ -166,4 +170,10 @@ fn scan_summary(assembly: &Assembly, cx: &Context<'_>) -> wire::ScanSummary {
 /// binary noise such as 0.30000000000000004.
 fn round_usd(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
+}
+
+/// Strings read from transcripts (paths, model ids) pass through redaction like everything
+/// else that leaves the program.
+fn clean(text: &str) -> String {
+    redact::redact(text).into_owned()
 }

@@ -45,6 +45,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let result = match cli.command {
         Command::Run(args) => run::run(&args, cli.quiet),
         Command::Validate(args) => validate::validate(&args),
+        Command::Redact => redact_stdin(),
+        Command::DebugPanic { message } => panic!("{message}"),
     };
     match result {
         Err(err) if err.downcast_ref::<UsageError>().is_some() => {
@@ -52,5 +54,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Usage)
         }
         other => other,
+    }
+}
+
+/// `aggregate redact`: stdin to stdout, redacted; a closed stdout is not an error.
+fn redact_stdin() -> anyhow::Result<ExitStatus> {
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    match redact::redact_stream(stdin, stdout) {
+        Ok(_) => Ok(ExitStatus::Success),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitStatus::Success),
+        Err(err) => Err(anyhow::Error::new(err).context("redacting stdin to stdout")),
     }
 }

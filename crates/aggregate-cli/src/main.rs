@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    aggregate_cli::logging::install_panic_hook();
     let cli = match aggregate_cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return aggregate_cli::ui::clap_error(&err),

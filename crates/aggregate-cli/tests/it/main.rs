@@ -1,7 +1,9 @@
 //! End-to-end tests: the real `aggregate` binary in a temp dir with a cleared environment.
 
+mod canary;
 mod cli_errors;
 mod oauth;
+mod redaction;
 mod run_fixtures;
 mod support;
 mod validate;
