@@ -2,6 +2,7 @@
 
 mod canary;
 mod cli_errors;
+mod faults;
 mod oauth;
 mod redaction;
 mod run_fixtures;
