@@ -105,6 +105,18 @@ impl SkippedLines {
         self.truncated += other.truncated;
     }
 
+    /// Subtracts `other` field by field, stopping at zero.
+    pub fn saturating_sub(&self, other: &SkippedLines) -> SkippedLines {
+        SkippedLines {
+            invalid_json: self.invalid_json.saturating_sub(other.invalid_json),
+            invalid_utf8: self.invalid_utf8.saturating_sub(other.invalid_utf8),
+            wrong_types: self.wrong_types.saturating_sub(other.wrong_types),
+            bad_timestamp: self.bad_timestamp.saturating_sub(other.bad_timestamp),
+            oversized: self.oversized.saturating_sub(other.oversized),
+            truncated: self.truncated.saturating_sub(other.truncated),
+        }
+    }
+
     fn count(&mut self, bad: BadLine) {
         match bad {
             BadLine::InvalidUtf8 => self.invalid_utf8 += 1,
@@ -132,6 +144,30 @@ pub struct FileStats {
     pub bytes_read: u64,
 }
 
+impl FileStats {
+    /// Adds `other` field by field.
+    pub fn add(&mut self, other: &FileStats) {
+        self.lines_read += other.lines_read;
+        self.candidate_lines += other.candidate_lines;
+        self.usage_lines += other.usage_lines;
+        self.synthetic_lines += other.synthetic_lines;
+        self.skipped.add(&other.skipped);
+        self.bytes_read += other.bytes_read;
+    }
+
+    /// Subtracts `other` field by field, stopping at zero.
+    pub fn saturating_sub(&self, other: &FileStats) -> FileStats {
+        FileStats {
+            lines_read: self.lines_read.saturating_sub(other.lines_read),
+            candidate_lines: self.candidate_lines.saturating_sub(other.candidate_lines),
+            usage_lines: self.usage_lines.saturating_sub(other.usage_lines),
+            synthetic_lines: self.synthetic_lines.saturating_sub(other.synthetic_lines),
+            skipped: self.skipped.saturating_sub(&other.skipped),
+            bytes_read: self.bytes_read.saturating_sub(other.bytes_read),
+        }
+    }
+}
+
 /// The usage records of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRead {
@@ -142,6 +178,11 @@ pub struct FileRead {
     pub end_offset: u64,
     /// What was seen.
     pub stats: FileStats,
+    /// The share of `stats` that comes from the bytes past `end_offset` (an unterminated last
+    /// line that was not consumed): zero, or one line counted as `truncated` or `oversized`
+    /// with its bytes. A reader that resumes at `end_offset` reads that line again, so it keeps
+    /// `stats` minus this for the part it will not read again.
+    pub unconsumed: FileStats,
 }
 
 /// A transcript file that could not be read.
@@ -176,6 +217,18 @@ pub fn read_file_with(
     interner: &mut Interner,
 ) -> Result<FileRead, ReadError> {
     FileReader::new(options).read_path(path, start_offset, interner)
+}
+
+/// [`read_file_with`] from an already opened source (for example a `File` positioned at
+/// `start_offset`, or a wrapper around one): `source` yields the file's bytes from
+/// `start_offset` on. Lets a caller check the file's identity on the same handle it reads.
+pub fn read_source<R: Read>(
+    source: R,
+    start_offset: u64,
+    options: &ScanOptions,
+    interner: &mut Interner,
+) -> io::Result<FileRead> {
+    FileReader::new(options).read_from(source, start_offset, interner)
 }
 
 /// Reads files one after another, reusing its buffers.
@@ -305,15 +358,22 @@ impl FileReader {
                 }
             }
         }
+        let mut unconsumed = FileStats::default();
         if discarding {
             // An oversized last line without a newline: not consumed.
             sink.oversized();
+            unconsumed.lines_read = 1;
+            unconsumed.skipped.oversized = 1;
         } else if !carry.is_empty() {
             if sink.line(carry, line_start == 0, false) {
                 end_offset = offset;
+            } else {
+                unconsumed.lines_read = 1;
+                unconsumed.skipped.truncated = 1;
             }
             release(carry);
         }
+        unconsumed.bytes_read = offset - end_offset;
         #[cfg(test)]
         {
             self.peak_carry = peak_carry;
@@ -322,6 +382,7 @@ impl FileReader {
             records: sink.records,
             end_offset,
             stats: sink.stats,
+            unconsumed,
         })
     }
 
@@ -682,6 +743,42 @@ mod tests {
         let none = read_file(&path, all.end_offset, &options).unwrap();
         assert!(none.records.is_empty());
         assert_eq!(none.end_offset, all.end_offset);
+    }
+
+    #[test]
+    fn unconsumed_tail_is_reported_so_a_resumed_read_counts_it_once() {
+        let long = format!(r#"{{"type":"assistant","pad":"{}"}}"#, "x".repeat(300));
+        for (tail, oversized) in [(&LINE[..LINE.len() / 2], false), (&long[..], true)] {
+            let whole = format!("{LINE}\n{tail}\n{LINE}\n");
+            let cut = LINE.len() + 1 + tail.len();
+            let full = read_with(whole.as_bytes(), 64, 64, 200);
+            let first = read_with(&whole.as_bytes()[..cut], 64, 64, 200);
+            assert_eq!(first.end_offset, LINE.len() as u64 + 1);
+            assert_eq!(first.unconsumed.lines_read, 1);
+            assert_eq!(first.unconsumed.skipped.oversized, u64::from(oversized));
+            assert_eq!(first.unconsumed.skipped.truncated, u64::from(!oversized));
+            assert_eq!(first.unconsumed.bytes_read, tail.len() as u64);
+            let options = ScanOptions {
+                threads: 1,
+                max_line_bytes: 200,
+                buffer_bytes: 64,
+            };
+            let start = first.end_offset as usize;
+            let rest = read_source(
+                &whole.as_bytes()[start..],
+                first.end_offset,
+                &options,
+                &mut Interner::new(),
+            )
+            .unwrap();
+            assert_eq!(rest.unconsumed, FileStats::default());
+            let mut total = first.stats.saturating_sub(&first.unconsumed);
+            total.add(&rest.stats);
+            assert_eq!(total, full.stats);
+            assert_eq!(rest.end_offset, full.end_offset);
+        }
+        let complete = read_with(format!("{LINE}\n").as_bytes(), 64, 64, 1 << 20);
+        assert_eq!(complete.unconsumed, FileStats::default());
     }
 
     #[test]
