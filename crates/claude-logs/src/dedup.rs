@@ -300,6 +300,37 @@ impl Dedup {
         out
     }
 
+    /// The kept records, one per response, in a form that stands for every record inserted:
+    /// inserting them into an index, together with any other records, gives the same
+    /// responses and kept events as inserting every original record would (only
+    /// [`inserted`](Self::inserted) differs). A record kept for a response that was matched by
+    /// `message.id` alone has its request id cleared, so that it still matches every copy with
+    /// that `message.id`. In no particular order. An incremental reader stores these instead of
+    /// every line.
+    pub fn into_compact_records(self) -> Vec<Record> {
+        let mut out: Vec<Record> = self
+            .unkeyed
+            .into_iter()
+            .map(|event| Record {
+                event,
+                key: None,
+                sidechain: false,
+            })
+            .collect();
+        for group in self.groups.into_values() {
+            match group {
+                Group::ByRequest(copies) => out.extend(copies.into_iter().map(|(_, r)| r)),
+                Group::Merged(mut record) => {
+                    if let Some(key) = &mut record.key {
+                        key.request_id = None;
+                    }
+                    out.push(record);
+                }
+            }
+        }
+        out
+    }
+
     /// One event per response, sorted by timestamp and then by [`compare_events`].
     pub fn into_events(self) -> Vec<UsageEvent> {
         let mut events: Vec<UsageEvent> = self.unkeyed;
@@ -394,6 +425,21 @@ mod tests {
                 assert_eq!(a.len(), expected.len());
                 assert_eq!(a.inserted(), order.len() as u64);
                 assert_eq!(outputs(a), expected);
+                // Either half replaced by its compact records gives the same.
+                for compact_first in [true, false] {
+                    let (compacted, rest) = if compact_first {
+                        (&order[..cut], &order[cut..])
+                    } else {
+                        (&order[cut..], &order[..cut])
+                    };
+                    let mut part = Dedup::new();
+                    part.extend(compacted.to_vec());
+                    let mut whole = Dedup::new();
+                    whole.extend(part.into_compact_records());
+                    whole.extend(rest.to_vec());
+                    assert_eq!(whole.len(), expected.len());
+                    assert_eq!(outputs(whole), expected);
+                }
             }
         }
     }
