@@ -91,8 +91,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     if findings.is_empty() {
         return Cow::Borrowed(text);
     }
-    let mut out = Vec::with_capacity(text.len());
-    rules::apply(text.as_bytes(), &rules::regions(&findings), &mut out);
+    let out = rules::replace(text.as_bytes(), &findings, rules::Context::default());
     // Every region starts and ends next to an ASCII byte or at an end of `text`, so `out`
     // is UTF-8; the lossy branch only guards that invariant.
     Cow::Owned(

@@ -159,6 +159,46 @@ fn line_wise(text: &str) -> String {
         .collect()
 }
 
+/// Pieces of secret shapes, to be glued together in any order.
+const FRAGMENTS: [&str; 32] = [
+    "token",
+    "Token",
+    "password",
+    "x-api-key",
+    "input_tokens",
+    "=",
+    ":",
+    ": ",
+    ":=",
+    "\"",
+    "\\",
+    "\\\"",
+    "'",
+    "[REDACTED]",
+    "Bearer ",
+    "basic ",
+    "sk-ant-oat01-",
+    "sk-ant-",
+    "abc1",
+    "Ab9_",
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "Some(",
+    ")",
+    "Authorization:",
+    "cookie=",
+    "-",
+    "/",
+    ".",
+    "&",
+];
+
+fn fragments_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(select(&FRAGMENTS[..]), 0..24).prop_map(|parts| parts.concat())
+}
+
 fn words_text() -> impl Strategy<Value = String> {
     prop::collection::vec((select(&WORDS[..]), select(&SEPARATORS[..])), 0..30).prop_map(|parts| {
         parts
@@ -213,6 +253,7 @@ proptest! {
                 secret_text().prop_map(|(text, _)| text),
                 words_text(),
                 noise(),
+                fragments_text(),
                 select(&NAMES[..]).prop_map(String::from),
                 select(&["Bearer ", "Authorization:", "\\\"", "'", "[REDACTED]", "\n"][..])
                     .prop_map(String::from),

@@ -112,15 +112,16 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    /// The context of the text that follows `text`, which itself follows `self`.
-    pub(crate) fn after(self, text: &[u8]) -> Context {
+    /// The context of the text that follows `text`, which itself follows `self` and whose
+    /// secret values are `redacted` (sorted, merged byte ranges).
+    pub(crate) fn after(self, text: &[u8], redacted: &[(usize, usize)]) -> Context {
+        let mut strings = StringTracker::new(self);
+        let in_string = strings.inside_at(text, text.len(), redacted);
         let (mut context, line) = match memchr::memrchr(b'\n', text) {
             Some(nl) => (Context::default(), &text[nl + 1..]),
             None => (self, text),
         };
-        let mut strings = StringTracker::new(context);
-        strings.inside_at(line, line.len());
-        context.in_string = strings.inside;
+        context.in_string = in_string;
         context.backslashes = strings.backslashes;
         if let Some(&last) = line.last() {
             context.prev = Some(last);
@@ -159,13 +160,44 @@ pub(crate) fn find_in(text: &[u8], context: Context) -> Vec<Finding> {
     if hits.scheme {
         schemes(text, context, &mut found);
     }
-    if hits.header {
-        headers(text, context, &mut found);
-    }
+    // Bare values after `name:` that read as prose, kept unless another secret overlaps them.
+    let mut lenient = Vec::new();
     if hits.field {
-        fields(text, context, &mut found);
+        fields(text, context, &mut found, &mut lenient);
+    }
+    if hits.header {
+        // Whether a header stands inside a string is decided on the text as it reads once the
+        // other secrets are replaced, so that redacting again decides the same.
+        let redacted = regions(&found);
+        headers(text, context, &redacted, &mut found);
+    }
+    // A prose-looking value that another secret overlaps or touches no longer reads as prose
+    // once that secret is replaced; hide it too, so that redacting again changes nothing.
+    while !lenient.is_empty() {
+        let redacted = regions(&found);
+        let before = lenient.len();
+        lenient.retain(|candidate: &Finding| {
+            if overlaps(&redacted, candidate.start, candidate.end) {
+                found.push(*candidate);
+                false
+            } else {
+                true
+            }
+        });
+        if lenient.len() == before {
+            break;
+        }
     }
     found
+}
+
+/// Whether any of the sorted, merged `ranges` overlaps or touches `start..end`. (A secret
+/// right after a bare value replaces the byte that ended it, so it extends the value.)
+fn overlaps(ranges: &[(usize, usize)], start: usize, end: usize) -> bool {
+    let i = ranges.partition_point(|&(_, range_end)| range_end < start);
+    ranges
+        .get(i)
+        .is_some_and(|&(range_start, _)| range_start <= end)
 }
 
 /// The byte ranges to replace: the findings' values, sorted, with overlapping or touching
@@ -181,6 +213,31 @@ pub(crate) fn regions<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Ve
         }
     }
     merged
+}
+
+/// An upper bound on redaction passes; see [`replace`].
+const MAX_PASSES: usize = 16;
+
+/// Returns `text` (which follows `context`) with the findings' values replaced by the marker,
+/// then redacts that result again until nothing is found.
+///
+/// The first pass hides every secret of `text`. Further passes are rare (malformed quoting
+/// where a replaced value held the quote that ended another one) and exist so that redacting
+/// the output finds nothing: each pass replaces at least one byte outside the markers, so they
+/// end; the bound only guards that argument.
+pub(crate) fn replace(text: &[u8], findings: &[Finding], context: Context) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    apply(text, &regions(findings), &mut out);
+    for _ in 0..MAX_PASSES {
+        let more = find_in(&out, context);
+        if more.is_empty() {
+            break;
+        }
+        let mut next = Vec::with_capacity(out.len());
+        apply(&out, &regions(&more), &mut next);
+        out = next;
+    }
+    out
 }
 
 /// Appends `text` to `out` with every region replaced by the marker.
@@ -248,7 +305,7 @@ fn schemes(text: &[u8], context: Context, found: &mut Vec<Finding>) {
 }
 
 /// `Authorization: ...`, `Cookie: ...`: the whole value is the secret.
-fn headers(text: &[u8], context: Context, found: &mut Vec<Finding>) {
+fn headers(text: &[u8], context: Context, redacted: &[(usize, usize)], found: &mut Vec<Finding>) {
     let mut cache = ScanCache::default();
     let mut strings = StringTracker::new(context);
     let mut from = 0;
@@ -260,7 +317,7 @@ fn headers(text: &[u8], context: Context, found: &mut Vec<Finding>) {
         {
             continue;
         }
-        let in_string = strings.inside_at(text, m.start());
+        let in_string = strings.inside_at(text, m.start(), redacted);
         let (value, scan) =
             open_quote(text, m.end()).unwrap_or((m.end(), Scan::Line { in_string }));
         let start = skip_markers(text, value, matches!(scan, Scan::Line { .. }));
@@ -271,6 +328,7 @@ fn headers(text: &[u8], context: Context, found: &mut Vec<Finding>) {
             }
         }
         if end > start {
+            strings.redacted(start, end);
             found.push(Finding {
                 shape: m.start(),
                 start,
@@ -282,7 +340,7 @@ fn headers(text: &[u8], context: Context, found: &mut Vec<Finding>) {
 }
 
 /// `accessToken: "..."`, `password=...` and the like: the value is the secret.
-fn fields(text: &[u8], context: Context, found: &mut Vec<Finding>) {
+fn fields(text: &[u8], context: Context, found: &mut Vec<Finding>, lenient: &mut Vec<Finding>) {
     let mut cache = ScanCache::default();
     let mut from = 0;
     while let Some(m) = FIELD.find_at(text, from) {
@@ -311,6 +369,12 @@ fn fields(text: &[u8], context: Context, found: &mut Vec<Finding>) {
                 && !at_field_position(text, name, context)
                 && looks_like_prose(trim_punctuation(bare))
             {
+                lenient.push(Finding {
+                    shape: name,
+                    start,
+                    end,
+                    open,
+                });
                 continue;
             }
         }
@@ -392,7 +456,7 @@ fn open_quote(text: &[u8], at: usize) -> Option<(usize, Scan)> {
         }
     };
     wrapper_len(rest)
-        .and_then(|w| quote_at(w))
+        .and_then(&quote_at)
         .or_else(|| quote_at(0))
 }
 
@@ -425,12 +489,15 @@ fn skip_markers(text: &[u8], mut at: usize, blanks: bool) -> usize {
 }
 
 /// Tracks whether a position is inside a double-quoted string on its line, scanning forward
-/// only (positions are asked for in increasing order).
+/// only (positions are asked for in increasing order). Secret values count as replaced by
+/// the marker: quotes and backslashes inside them are not seen.
 #[derive(Debug)]
 struct StringTracker {
     pos: usize,
     inside: bool,
     backslashes: usize,
+    /// Values found while tracking (sorted by start, merged).
+    own: Vec<(usize, usize)>,
 }
 
 impl StringTracker {
@@ -439,11 +506,47 @@ impl StringTracker {
             pos: 0,
             inside: context.in_string,
             backslashes: context.backslashes,
+            own: Vec::new(),
         }
     }
 
-    fn inside_at(&mut self, text: &[u8], at: usize) -> bool {
-        for &b in &text[self.pos.min(at)..at] {
+    /// Records a value found at or after the current position.
+    fn redacted(&mut self, start: usize, end: usize) {
+        match self.own.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => self.own.push((start, end)),
+        }
+    }
+
+    /// Whether `at` is inside a string, skipping the `redacted` ranges (sorted, merged) and
+    /// the values recorded with [`StringTracker::redacted`].
+    fn inside_at(&mut self, text: &[u8], at: usize, redacted: &[(usize, usize)]) -> bool {
+        while self.pos < at {
+            let next = [redacted, self.own.as_slice()]
+                .into_iter()
+                .filter_map(|ranges| {
+                    let i = ranges.partition_point(|&(_, end)| end <= self.pos);
+                    ranges.get(i).copied()
+                })
+                .min();
+            match next {
+                Some((start, end)) if start <= self.pos => {
+                    self.pos = end.min(at);
+                    // The marker ends in `]`, not in a backslash.
+                    self.backslashes = 0;
+                }
+                next => {
+                    let stop = next.map_or(at, |(start, _)| start.min(at));
+                    self.feed(&text[self.pos..stop]);
+                    self.pos = stop;
+                }
+            }
+        }
+        self.inside
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
             match b {
                 b'\n' => {
                     self.inside = false;
@@ -459,8 +562,6 @@ impl StringTracker {
                 _ => self.backslashes = 0,
             }
         }
-        self.pos = self.pos.max(at);
-        self.inside
     }
 }
 
@@ -491,6 +592,20 @@ mod tests {
         ] {
             assert!(!looks_like_prose(word.as_bytes()), "{word}");
         }
+    }
+
+    #[test]
+    fn overlap_checks() {
+        let ranges = [(2, 4), (8, 10)];
+        assert!(overlaps(&ranges, 3, 5));
+        assert!(overlaps(&ranges, 0, 3));
+        assert!(overlaps(&ranges, 9, 20));
+        assert!(overlaps(&ranges, 0, 2));
+        assert!(overlaps(&ranges, 10, 12));
+        assert!(!overlaps(&ranges, 5, 7));
+        assert!(!overlaps(&ranges, 0, 1));
+        assert!(!overlaps(&ranges, 11, 12));
+        assert!(!overlaps(&[], 0, 12));
     }
 
     #[test]
@@ -527,10 +642,21 @@ mod tests {
         let text = br#"{"m":"a \"b\" c" d
 e"#;
         let mut strings = StringTracker::new(Context::default());
-        assert!(!strings.inside_at(text, 1));
-        assert!(strings.inside_at(text, 2));
-        assert!(strings.inside_at(text, 10));
-        assert!(!strings.inside_at(text, 17));
-        assert!(!strings.inside_at(text, 19));
+        assert!(!strings.inside_at(text, 1, &[]));
+        assert!(strings.inside_at(text, 2, &[]));
+        assert!(strings.inside_at(text, 10, &[]));
+        assert!(!strings.inside_at(text, 17, &[]));
+        assert!(!strings.inside_at(text, 19, &[]));
+    }
+
+    #[test]
+    fn string_tracking_skips_secret_values() {
+        let text = br#"a='x"y' b"c" d"#;
+        let mut strings = StringTracker::new(Context::default());
+        assert!(!strings.inside_at(text, 8, &[(3, 6)]));
+        assert!(strings.inside_at(text, 10, &[(3, 6)]));
+        strings.redacted(10, 12);
+        assert!(strings.inside_at(text, 12, &[(3, 6)]));
+        assert!(strings.inside_at(text, 14, &[(3, 6)]));
     }
 }

@@ -32,7 +32,6 @@ pub(crate) const WINDOW: usize = PIECE + 4 * 1024;
 pub(crate) fn redact_stream<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<u64> {
     let mut out = BufWriter::with_capacity(PIECE, output);
     let mut pending: Vec<u8> = Vec::with_capacity(WINDOW);
-    let mut scratch: Vec<u8> = Vec::with_capacity(WINDOW + 64);
     // Values still running past what has been written: their bytes are dropped.
     let mut dropping: Vec<Scan> = Vec::new();
     // What precedes `pending` on its line.
@@ -54,7 +53,8 @@ pub(crate) fn redact_stream<R: BufRead, W: Write>(mut input: R, output: W) -> io
             take
         } else {
             let used = drop_value(&mut dropping, chunk);
-            context = context.after(&chunk[..used]);
+            // Dropped bytes belong to a secret value.
+            context = context.after(&chunk[..used], &[(0, used)]);
             used
         };
         input.consume(used);
@@ -64,24 +64,19 @@ pub(crate) fn redact_stream<R: BufRead, W: Write>(mut input: R, output: W) -> io
         }
         if let Some(nl) = memchr::memrchr(b'\n', &pending[old..]) {
             let block = &pending[..old + nl + 1];
-            write_redacted(
-                &mut out,
-                &mut scratch,
-                block,
-                &rules::find_in(block, context),
-            )?;
+            write_redacted(&mut out, block, &rules::find_in(block, context), context)?;
             pending.drain(..old + nl + 1);
             context = Context::default();
         } else if pending.len() == WINDOW {
-            context = cut_long_line(&mut out, &mut scratch, &mut pending, &mut dropping, context)?;
+            context = cut_long_line(&mut out, &mut pending, &mut dropping, context)?;
         }
     }
     if !pending.is_empty() {
         write_redacted(
             &mut out,
-            &mut scratch,
             &pending,
             &rules::find_in(&pending, context),
+            context,
         )?;
     }
     out.flush()?;
@@ -110,7 +105,6 @@ fn drop_value(dropping: &mut Vec<Scan>, chunk: &[u8]) -> usize {
 /// removes it from `pending`, and returns the context of what remains.
 fn cut_long_line<W: Write>(
     out: &mut W,
-    scratch: &mut Vec<u8>,
     pending: &mut Vec<u8>,
     dropping: &mut Vec<Scan>,
     context: Context,
@@ -137,15 +131,15 @@ fn cut_long_line<W: Write>(
                 None => f,
             })
             .collect();
-        write_redacted(out, scratch, pending, &findings)?;
+        write_redacted(out, pending, &findings, context)?;
         dropping.extend(findings.iter().filter_map(|f| f.open));
-        let next = context.after(pending);
+        let next = context.after(pending, &rules::regions(&findings));
         pending.clear();
         return Ok(next);
     };
     let before: Vec<Finding> = findings.iter().copied().filter(|f| f.shape < cut).collect();
-    write_redacted(out, scratch, &pending[..cut], &before)?;
-    let next = context.after(&pending[..cut]);
+    write_redacted(out, &pending[..cut], &before, context)?;
+    let next = context.after(&pending[..cut], &rules::regions(&before));
     pending.drain(..cut);
     Ok(next)
 }
@@ -192,19 +186,17 @@ fn best_cut(text: &[u8], spans: &[(usize, usize)], limit: usize) -> Option<usize
     fallback
 }
 
-/// Writes `text` with the findings' values replaced by the marker.
+/// Writes `text`, which follows `context`, with the findings' values replaced.
 fn write_redacted<W: Write>(
     out: &mut W,
-    scratch: &mut Vec<u8>,
     text: &[u8],
     findings: &[Finding],
+    context: Context,
 ) -> io::Result<()> {
     if findings.is_empty() {
         return out.write_all(text);
     }
-    scratch.clear();
-    rules::apply(text, &rules::regions(findings), scratch);
-    out.write_all(scratch)
+    out.write_all(&rules::replace(text, findings, context))
 }
 
 #[cfg(test)]

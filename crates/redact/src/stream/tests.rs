@@ -5,9 +5,7 @@ use crate::redact;
 
 /// Redacts a text the way `redact` does, on bytes.
 fn redact_bytes(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    rules::apply(text, &rules::regions(&rules::find(text)), &mut out);
-    out
+    rules::replace(text, &rules::find(text), Context::default())
 }
 
 fn stream(input: &[u8], capacity: usize) -> Vec<u8> {
