@@ -76,9 +76,11 @@ function renderInvalid(reason, problems) {
 
 function renderUnreachable(error) {
   if (document.body.dataset.state === "ready" || document.body.dataset.state === "empty") {
-    // Keep the last figures, say they may be old.
-    const note = el("span", { class: "warn", text: " \u00b7 cannot reach the server, showing the last data read" });
-    $("status").append(note);
+    // Keep the last figures, say they may be old (once).
+    if ($("status").querySelector(".warn") === null) {
+      const text = " \u00b7 cannot reach the server, showing the last data read";
+      $("status").append(el("span", { class: "warn", text }));
+    }
     return;
   }
   setState("error");

@@ -46,6 +46,10 @@ pub enum Command {
     /// Check a live-data.json file against the schema; list every error with its JSON path.
     #[command(after_help = AFTER_HELP)]
     Validate(ValidateArgs),
+    /// Serve the usage panel and live-data.json over HTTP on the loopback interface; prints
+    /// the URL as the first line on stdout. Ctrl-C stops it.
+    #[command(after_help = AFTER_HELP)]
+    Serve(crate::serve::ServeArgs),
     /// Copy stdin to stdout with every credential replaced by [REDACTED] (tokens, API keys,
     /// Authorization and Cookie headers, secret JSON fields), to clean a log or a transcript
     /// before attaching it to a bug report. Streams: memory stays constant on any input.

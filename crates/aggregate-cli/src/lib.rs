@@ -9,6 +9,7 @@ mod convert;
 mod oauth;
 mod output;
 mod run;
+mod serve;
 mod settings;
 mod validate;
 
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let result = match cli.command {
         Command::Run(args) => run::run(&args, cli.quiet),
         Command::Validate(args) => validate::validate(&args),
+        Command::Serve(args) => serve::serve(&args, cli.quiet),
         Command::Redact => redact_stdin(),
         Command::DebugPanic { message } => panic!("{message}"),
     };
