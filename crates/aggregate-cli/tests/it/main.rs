@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `aggregate` binary in a temp dir with a cleared environment.
 
+mod browser;
 mod canary;
 mod cli_errors;
 mod faults;
