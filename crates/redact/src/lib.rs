@@ -15,7 +15,8 @@
 //! | `Cookie: <value>`, `Set-Cookie: <value>` | `Cookie: [REDACTED]` |
 //! | `"accessToken":"..."`, `refresh_token=...`, `password: "..."`, ... | `"accessToken":"[REDACTED]"` |
 //!
-//! Header values run to the end of the line, or to the closing quote when the value is quoted
+//! The head is kept as written (`bearer x1` becomes `bearer [REDACTED]`). Header values run to
+//! the end of the line, or to the closing quote when the value is quoted
 //! or the header stands inside a string. Field names are matched case-insensitively and only
 //! as whole names followed by `:`, `=` or `:=`: `accessToken`, `refreshToken`, `access_token`,
 //! `refresh_token`, `idToken`, `id_token`, `token`, `apiKey`, `api_key`, `x-api-key`,
@@ -67,7 +68,9 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Replaces every secret in `text` with [`REDACTED`], keeping what names it.
 ///
 /// Returns [`Cow::Borrowed`] when nothing was found. Redacting twice gives the same text as
-/// redacting once, and redacting a text gives the same as redacting each of its lines.
+/// redacting once (the result is checked again and, in the rare cases of malformed quoting
+/// where a replaced value held the quote that closed another, redacted again), and redacting
+/// a text gives the same as redacting each of its lines.
 ///
 /// # Examples
 ///

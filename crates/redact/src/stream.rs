@@ -13,9 +13,9 @@
 //!   written with the value replaced up to its end, and the input that follows is dropped until
 //!   the value really ends, tracked by the value's resumable [`Scan`].
 //!
-//! Over-long lines therefore never leak a value across a cut; only the context-dependent
-//! leniency for prose (is a name in field position, is a header inside a string) may decide
-//! differently at a cut, and then towards redacting more.
+//! Each piece is redacted with the [`Context`] of the line before it (the byte before it,
+//! whether it starts inside a string), so a piece decides like the whole line would; where the
+//! lookahead cannot tell, the decision errs towards hiding more.
 
 use std::io::{self, BufRead, BufWriter, Write};
 
