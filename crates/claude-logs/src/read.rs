@@ -358,18 +358,17 @@ impl FileReader {
                 }
             }
         }
+        let before_last = sink.stats;
         let mut unconsumed = FileStats::default();
         if discarding {
             // An oversized last line without a newline: not consumed.
             sink.oversized();
-            unconsumed.lines_read = 1;
-            unconsumed.skipped.oversized = 1;
+            unconsumed = sink.stats.saturating_sub(&before_last);
         } else if !carry.is_empty() {
             if sink.line(carry, line_start == 0, false) {
                 end_offset = offset;
             } else {
-                unconsumed.lines_read = 1;
-                unconsumed.skipped.truncated = 1;
+                unconsumed = sink.stats.saturating_sub(&before_last);
             }
             release(carry);
         }
@@ -747,12 +746,16 @@ mod tests {
 
     #[test]
     fn unconsumed_tail_is_reported_so_a_resumed_read_counts_it_once() {
-        let long = format!(r#"{{"type":"assistant","pad":"{}"}}"#, "x".repeat(300));
-        for (tail, oversized) in [(&LINE[..LINE.len() / 2], false), (&long[..], true)] {
+        let long = format!(r#"{{"type":"assistant","pad":"{}"}}"#, "x".repeat(1200));
+        for (tail, oversized) in [
+            (&LINE[..LINE.len() / 2], false),
+            (&LINE[..LINE.len() - 3], false),
+            (&long[..], true),
+        ] {
             let whole = format!("{LINE}\n{tail}\n{LINE}\n");
             let cut = LINE.len() + 1 + tail.len();
-            let full = read_with(whole.as_bytes(), 64, 64, 200);
-            let first = read_with(&whole.as_bytes()[..cut], 64, 64, 200);
+            let full = read_with(whole.as_bytes(), 64, 64, 1000);
+            let first = read_with(&whole.as_bytes()[..cut], 64, 64, 1000);
             assert_eq!(first.end_offset, LINE.len() as u64 + 1);
             assert_eq!(first.unconsumed.lines_read, 1);
             assert_eq!(first.unconsumed.skipped.oversized, u64::from(oversized));
@@ -760,7 +763,7 @@ mod tests {
             assert_eq!(first.unconsumed.bytes_read, tail.len() as u64);
             let options = ScanOptions {
                 threads: 1,
-                max_line_bytes: 200,
+                max_line_bytes: 1000,
                 buffer_bytes: 64,
             };
             let start = first.end_offset as usize;
