@@ -1,0 +1,816 @@
+//! The ledger file: its records, their encoding, and the in-memory state they describe.
+//!
+//! See the crate documentation for the layout. Everything is little-endian with fixed offsets,
+//! so decoding is a bounds check and a few loads per field.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::DateTime;
+use claude_logs::{FileStats, Record, ResponseKey, SkippedLines, Speed, TokenCounts, UsageEvent};
+
+use crate::crc::{Crc32, crc32};
+
+/// The first eight bytes of a ledger file.
+pub(crate) const MAGIC: [u8; 8] = *b"AIOSLEDG";
+/// The format version this code reads and writes.
+pub(crate) const VERSION: u32 = 1;
+/// How many leading bytes of a transcript its fingerprint covers.
+pub(crate) const FINGERPRINT_BYTES: u64 = 4096;
+
+/// An interned string (model, project, session id); ids count the string records in log order.
+pub(crate) const KIND_STRING: u8 = 1;
+/// The state of one transcript file (latest wins).
+pub(crate) const KIND_FILE: u8 = 2;
+/// A batch of usage records owned by one file.
+pub(crate) const KIND_EVENTS: u8 = 3;
+/// Drops one file and every record it owns.
+pub(crate) const KIND_FORGET: u8 = 4;
+/// Ends a transaction: the records since the previous commit take effect.
+pub(crate) const KIND_COMMIT: u8 = 5;
+/// Reserved for authoritative server readings (window percentages and reset times). This
+/// version writes none; like any kind it does not know, it is kept verbatim.
+#[allow(dead_code)]
+pub(crate) const KIND_READING: u8 = 6;
+
+/// `len: u32`, `kind: u8` before the payload, `crc: u32` after it.
+pub(crate) const FRAME_OVERHEAD: usize = 9;
+/// A frame announcing more is damaged.
+const MAX_PAYLOAD: usize = 64 << 20;
+/// Encoded size of one usage record.
+pub(crate) const EVENT_BYTES: usize = 105;
+/// Usage records per `EVENTS` frame (about 860 KB).
+const EVENTS_PER_FRAME: usize = 8192;
+/// Encoded size of a `FILE` payload without its path.
+const FILE_FIXED_BYTES: usize = 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4 + 16 + 1 + 2 * STATS_BYTES;
+const STATS_BYTES: usize = 11 * 8;
+/// "No string" in an event's project or session slot.
+const NO_STRING: u32 = u32::MAX;
+
+const FLAG_KEY: u8 = 1;
+const FLAG_REQUEST: u8 = 2;
+const FLAG_SIDECHAIN: u8 = 4;
+const FLAG_FAST: u8 = 8;
+const FILE_FLAG_OPEN_LINE: u8 = 1;
+
+/// Which file a record came from: `(device, inode)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Identity {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+}
+
+/// What the ledger knows about one transcript file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileState {
+    /// The path it was last seen at.
+    pub(crate) path: PathBuf,
+    pub(crate) identity: Identity,
+    /// Size and modification time when it was last opened (before reading).
+    pub(crate) size: u64,
+    pub(crate) mtime: (i64, u32),
+    /// Just after the last line consumed: the next read starts here.
+    pub(crate) offset: u64,
+    /// Hash of the first `fp_len = min(offset, 4096)` bytes.
+    pub(crate) fp_len: u32,
+    pub(crate) fp: u128,
+    /// The consumed part ends with a complete line that had no newline yet.
+    pub(crate) open_line: bool,
+    /// Counts over `[0, offset)`.
+    pub(crate) committed: FileStats,
+    /// Counts of the unconsumed tail past `offset`, as last read.
+    pub(crate) unconsumed: FileStats,
+}
+
+/// The strings events refer to, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Strings {
+    list: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
+}
+
+impl Strings {
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn get(&self, id: u32) -> Option<&Arc<str>> {
+        self.list.get(id as usize)
+    }
+
+    /// The id and shared copy of `s`, adding it when new (`true`).
+    pub(crate) fn intern(&mut self, s: &Arc<str>) -> (u32, Arc<str>, bool) {
+        if let Some((shared, &id)) = self.index.get_key_value(&**s) {
+            return (id, Arc::clone(shared), false);
+        }
+        let id = self.push(Arc::clone(s));
+        (id, Arc::clone(s), true)
+    }
+
+    fn push(&mut self, s: Arc<str>) -> u32 {
+        let id = self.list.len() as u32;
+        self.index.entry(Arc::clone(&s)).or_insert(id);
+        self.list.push(s);
+        id
+    }
+
+    fn truncate(&mut self, len: usize) {
+        for s in self.list.drain(len..) {
+            if self.index.get(&*s).is_some_and(|&id| id as usize >= len) {
+                self.index.remove(&*s);
+            }
+        }
+    }
+
+    fn encoded_bytes(&self) -> u64 {
+        self.list
+            .iter()
+            .map(|s| (FRAME_OVERHEAD + s.len()) as u64)
+            .sum()
+    }
+}
+
+/// One transcript file and the usage records it holds (compacted per read, see
+/// `Dedup::into_compact_records`).
+#[derive(Debug, Default)]
+pub(crate) struct Entry {
+    /// `None` only while a transaction is being replayed.
+    pub(crate) state: Option<FileState>,
+    pub(crate) records: Vec<Record>,
+}
+
+/// The ledger's content.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) strings: Strings,
+    pub(crate) files: BTreeMap<u32, Entry>,
+    /// The next unused file id.
+    pub(crate) next_file: u32,
+    /// Records of kinds this version does not know, kept for the next compaction.
+    pub(crate) opaque: Vec<(u8, Vec<u8>)>,
+    /// The sequence number of the last commit.
+    pub(crate) seq: u64,
+}
+
+/// A change to the state, as written in one record.
+#[derive(Debug)]
+pub(crate) enum Op {
+    File(u32, Box<FileState>),
+    Events(u32, Vec<Record>),
+    Forget(u32),
+    Opaque(u8, Vec<u8>),
+}
+
+impl State {
+    pub(crate) fn apply(&mut self, op: Op) {
+        match op {
+            Op::File(id, state) => {
+                self.next_file = self.next_file.max(id.saturating_add(1));
+                self.files.entry(id).or_default().state = Some(*state);
+            }
+            Op::Events(id, records) => {
+                self.next_file = self.next_file.max(id.saturating_add(1));
+                self.files.entry(id).or_default().records.extend(records);
+            }
+            Op::Forget(id) => {
+                self.files.remove(&id);
+            }
+            Op::Opaque(kind, payload) => self.opaque.push((kind, payload)),
+        }
+    }
+
+    /// A new file id.
+    pub(crate) fn allocate(&mut self) -> u32 {
+        let id = self.next_file;
+        self.next_file += 1;
+        id
+    }
+
+    /// About how many bytes a compacted ledger of this state takes.
+    pub(crate) fn live_bytes(&self, roots: &[u8]) -> u64 {
+        let mut total = header_len(roots) as u64 + self.strings.encoded_bytes();
+        for entry in self.files.values() {
+            let path = entry
+                .state
+                .as_ref()
+                .map_or(0, |s| path_bytes(&s.path).len());
+            total += (FRAME_OVERHEAD + FILE_FIXED_BYTES + path) as u64;
+            total += (entry.records.len() * EVENT_BYTES) as u64;
+            let frames = entry.records.len().div_ceil(EVENTS_PER_FRAME);
+            total += (frames * (FRAME_OVERHEAD + 8)) as u64;
+        }
+        for (_, payload) in &self.opaque {
+            total += (FRAME_OVERHEAD + payload.len()) as u64;
+        }
+        total + (FRAME_OVERHEAD + 8) as u64
+    }
+}
+
+/// Why a ledger file cannot be used at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeaderProblem {
+    /// Too short, wrong magic or a bad checksum.
+    Damaged,
+    /// Another format version.
+    Version(u32),
+    /// Written for another set of roots.
+    Roots,
+}
+
+/// The result of reading a ledger file.
+#[derive(Debug)]
+pub(crate) struct Replayed {
+    pub(crate) state: State,
+    /// End of the last complete transaction: everything after it is dropped.
+    pub(crate) valid_len: usize,
+    /// A record after `valid_len` was damaged (as opposed to a clean end or an unfinished
+    /// transaction).
+    pub(crate) damaged: bool,
+}
+
+pub(crate) fn header_len(roots: &[u8]) -> usize {
+    8 + 4 + 4 + roots.len() + 4
+}
+
+/// Encodes the header for a ledger of `roots`.
+pub(crate) fn header(roots: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header_len(roots));
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(roots.len() as u32).to_le_bytes());
+    out.extend_from_slice(roots);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Checks the header; returns its length.
+fn check_header(bytes: &[u8], roots: &[u8]) -> Result<usize, HeaderProblem> {
+    if bytes.len() < 16 || bytes[..8] != MAGIC {
+        return Err(HeaderProblem::Damaged);
+    }
+    let version = u32_at(bytes, 8);
+    let roots_len = u32_at(bytes, 12) as usize;
+    let len = 16usize
+        .checked_add(roots_len)
+        .and_then(|n| n.checked_add(4))
+        .filter(|&n| n <= bytes.len())
+        .ok_or(HeaderProblem::Damaged)?;
+    if crc32(&bytes[..len - 4]) != u32_at(bytes, len - 4) {
+        return Err(HeaderProblem::Damaged);
+    }
+    if version != VERSION {
+        return Err(HeaderProblem::Version(version));
+    }
+    if &bytes[16..16 + roots_len] != roots {
+        return Err(HeaderProblem::Roots);
+    }
+    Ok(len)
+}
+
+/// Reads a whole ledger file: the header, then every transaction up to the last complete one.
+pub(crate) fn replay(bytes: &[u8], roots: &[u8]) -> Result<Replayed, HeaderProblem> {
+    let mut pos = check_header(bytes, roots)?;
+    let mut state = State::default();
+    let mut valid_len = pos;
+    let mut pending: Vec<Op> = Vec::new();
+    let mut strings_at_commit = 0;
+    let mut damaged = false;
+    while pos < bytes.len() {
+        let Some((kind, payload, next)) = frame_at(bytes, pos) else {
+            damaged = true;
+            break;
+        };
+        let decoded = match kind {
+            KIND_STRING => match std::str::from_utf8(payload) {
+                Ok(s) => {
+                    state.strings.push(Arc::from(s));
+                    Some(None)
+                }
+                Err(_) => None,
+            },
+            KIND_FILE => decode_file(payload).map(|(id, fs)| Some(Op::File(id, Box::new(fs)))),
+            KIND_EVENTS => {
+                decode_events(payload, &state.strings).map(|(id, rs)| Some(Op::Events(id, rs)))
+            }
+            KIND_FORGET => (payload.len() == 4).then(|| Some(Op::Forget(u32_at(payload, 0)))),
+            KIND_COMMIT => {
+                if payload.len() != 8 {
+                    None
+                } else {
+                    for op in pending.drain(..) {
+                        state.apply(op);
+                    }
+                    state.seq = u64_at(payload, 0);
+                    strings_at_commit = state.strings.len();
+                    valid_len = next;
+                    Some(None)
+                }
+            }
+            other => Some(Some(Op::Opaque(other, payload.to_vec()))),
+        };
+        match decoded {
+            Some(Some(op)) => pending.push(op),
+            Some(None) => {}
+            None => {
+                damaged = true;
+                break;
+            }
+        }
+        pos = next;
+    }
+    state.strings.truncate(strings_at_commit);
+    // A file without a state record cannot be resumed: its records would be counted again.
+    state.files.retain(|_, entry| entry.state.is_some());
+    Ok(Replayed {
+        state,
+        valid_len,
+        damaged,
+    })
+}
+
+/// The frame at `pos`: its kind, payload and the position after it; `None` when it is cut
+/// short or its checksum does not match.
+fn frame_at(bytes: &[u8], pos: usize) -> Option<(u8, &[u8], usize)> {
+    let head = bytes.get(pos..pos + 5)?;
+    let len = u32_at(head, 0) as usize;
+    if len > MAX_PAYLOAD {
+        return None;
+    }
+    let end = pos + 5 + len;
+    let payload = bytes.get(pos + 5..end)?;
+    let stored = bytes.get(end..end + 4)?;
+    let mut crc = Crc32::new();
+    crc.update(head);
+    crc.update(payload);
+    (crc.finish() == u32_at(stored, 0)).then_some((head[4], payload, end + 4))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+fn u128_at(b: &[u8], at: usize) -> u128 {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[at..at + 16]);
+    u128::from_le_bytes(a)
+}
+
+fn put_stats(out: &mut Vec<u8>, s: &FileStats) {
+    for v in [
+        s.lines_read,
+        s.candidate_lines,
+        s.usage_lines,
+        s.synthetic_lines,
+        s.skipped.invalid_json,
+        s.skipped.invalid_utf8,
+        s.skipped.wrong_types,
+        s.skipped.bad_timestamp,
+        s.skipped.oversized,
+        s.skipped.truncated,
+        s.bytes_read,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn get_stats(b: &[u8], at: usize) -> FileStats {
+    let v = |i: usize| u64_at(b, at + 8 * i);
+    FileStats {
+        lines_read: v(0),
+        candidate_lines: v(1),
+        usage_lines: v(2),
+        synthetic_lines: v(3),
+        skipped: SkippedLines {
+            invalid_json: v(4),
+            invalid_utf8: v(5),
+            wrong_types: v(6),
+            bad_timestamp: v(7),
+            oversized: v(8),
+            truncated: v(9),
+        },
+        bytes_read: v(10),
+    }
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &std::path::Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(path: &std::path::Path) -> &[u8] {
+    path.to_str().map_or(&[], str::as_bytes)
+}
+
+#[cfg(unix)]
+fn path_from(bytes: &[u8]) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+}
+
+#[cfg(not(unix))]
+fn path_from(bytes: &[u8]) -> Option<PathBuf> {
+    std::str::from_utf8(bytes).ok().map(PathBuf::from)
+}
+
+fn decode_file(p: &[u8]) -> Option<(u32, FileState)> {
+    if p.len() < FILE_FIXED_BYTES {
+        return None;
+    }
+    let id = u32_at(p, 0);
+    let state = FileState {
+        identity: Identity {
+            dev: u64_at(p, 4),
+            ino: u64_at(p, 12),
+        },
+        size: u64_at(p, 20),
+        mtime: (u64_at(p, 28) as i64, u32_at(p, 36)),
+        offset: u64_at(p, 40),
+        fp_len: u32_at(p, 48),
+        fp: u128_at(p, 52),
+        open_line: p[68] & FILE_FLAG_OPEN_LINE != 0,
+        committed: get_stats(p, 69),
+        unconsumed: get_stats(p, 69 + STATS_BYTES),
+        path: path_from(&p[FILE_FIXED_BYTES..])?,
+    };
+    (u64::from(state.fp_len) <= FINGERPRINT_BYTES).then_some((id, state))
+}
+
+fn decode_events(p: &[u8], strings: &Strings) -> Option<(u32, Vec<Record>)> {
+    if p.len() < 8 {
+        return None;
+    }
+    let id = u32_at(p, 0);
+    let count = u32_at(p, 4) as usize;
+    let body = &p[8..];
+    if body.len() != count.checked_mul(EVENT_BYTES)? {
+        return None;
+    }
+    let mut records = Vec::with_capacity(count);
+    for b in body.chunks_exact(EVENT_BYTES) {
+        records.push(decode_event(b, strings)?);
+    }
+    Some((id, records))
+}
+
+fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
+    let optional = |id: u32| -> Option<Option<Arc<str>>> {
+        if id == NO_STRING {
+            Some(None)
+        } else {
+            strings.get(id).map(|s| Some(Arc::clone(s)))
+        }
+    };
+    let flags = b[24];
+    let key = (flags & FLAG_KEY != 0).then(|| ResponseKey {
+        message_id: u128_at(b, 25),
+        request_id: (flags & FLAG_REQUEST != 0).then(|| u128_at(b, 41)),
+    });
+    let t = |i: usize| u64_at(b, 57 + 8 * i);
+    Some(Record {
+        event: UsageEvent {
+            timestamp: DateTime::from_timestamp(u64_at(b, 0) as i64, u32_at(b, 8))?,
+            model: Arc::clone(strings.get(u32_at(b, 12))?),
+            tokens: TokenCounts {
+                input: t(0),
+                output: t(1),
+                cache_creation: t(2),
+                cache_read: t(3),
+                cache_creation_5m: t(4),
+                cache_creation_1h: t(5),
+            },
+            speed: if flags & FLAG_FAST != 0 {
+                Speed::Fast
+            } else {
+                Speed::Standard
+            },
+            project: optional(u32_at(b, 16))?,
+            session_id: optional(u32_at(b, 20))?,
+        },
+        key,
+        sidechain: flags & FLAG_SIDECHAIN != 0,
+    })
+}
+
+/// Builds a run of records (a transaction, or a whole compacted ledger).
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    pub(crate) buf: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl Writer {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Frames `payload` as a record of `kind`.
+    fn frame(&mut self, kind: u8, payload: &[u8]) {
+        let start = self.buf.len();
+        self.buf
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        self.buf.push(kind);
+        self.buf.extend_from_slice(payload);
+        let crc = crc32(&self.buf[start..]);
+        self.buf.extend_from_slice(&crc.to_le_bytes());
+    }
+
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    pub(crate) fn opaque(&mut self, kind: u8, payload: &[u8]) {
+        self.frame(kind, payload);
+    }
+
+    pub(crate) fn forget(&mut self, id: u32) {
+        self.frame(KIND_FORGET, &id.to_le_bytes());
+    }
+
+    pub(crate) fn commit(&mut self, seq: u64) {
+        self.frame(KIND_COMMIT, &seq.to_le_bytes());
+    }
+
+    pub(crate) fn file(&mut self, id: u32, s: &FileState) {
+        let mut p = std::mem::take(&mut self.scratch);
+        p.clear();
+        p.extend_from_slice(&id.to_le_bytes());
+        p.extend_from_slice(&s.identity.dev.to_le_bytes());
+        p.extend_from_slice(&s.identity.ino.to_le_bytes());
+        p.extend_from_slice(&s.size.to_le_bytes());
+        p.extend_from_slice(&s.mtime.0.to_le_bytes());
+        p.extend_from_slice(&s.mtime.1.to_le_bytes());
+        p.extend_from_slice(&s.offset.to_le_bytes());
+        p.extend_from_slice(&s.fp_len.to_le_bytes());
+        p.extend_from_slice(&s.fp.to_le_bytes());
+        p.push(if s.open_line { FILE_FLAG_OPEN_LINE } else { 0 });
+        put_stats(&mut p, &s.committed);
+        put_stats(&mut p, &s.unconsumed);
+        debug_assert_eq!(p.len(), FILE_FIXED_BYTES);
+        p.extend_from_slice(path_bytes(&s.path));
+        self.frame(KIND_FILE, &p);
+        self.scratch = p;
+    }
+
+    /// Writes the records owned by file `id`, interning their strings in `strings` (a string
+    /// record precedes the first event that uses it) and pointing each record at the shared
+    /// copy of its strings.
+    pub(crate) fn events(&mut self, id: u32, records: &mut [Record], strings: &mut Strings) {
+        for chunk in records.chunks_mut(EVENTS_PER_FRAME) {
+            let mut p = std::mem::take(&mut self.scratch);
+            p.clear();
+            p.extend_from_slice(&id.to_le_bytes());
+            p.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+            for record in chunk.iter_mut() {
+                let e = &mut record.event;
+                let model = self.intern(&mut e.model, strings);
+                let project = match &mut e.project {
+                    Some(s) => self.intern(s, strings),
+                    None => NO_STRING,
+                };
+                let session = match &mut e.session_id {
+                    Some(s) => self.intern(s, strings),
+                    None => NO_STRING,
+                };
+                put_event(&mut p, record, model, project, session);
+            }
+            self.frame(KIND_EVENTS, &p);
+            self.scratch = p;
+        }
+    }
+
+    fn intern(&mut self, s: &mut Arc<str>, strings: &mut Strings) -> u32 {
+        let (id, shared, new) = strings.intern(s);
+        if new {
+            self.frame(KIND_STRING, s.as_bytes());
+        }
+        *s = shared;
+        id
+    }
+}
+
+fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32, session: u32) {
+    let e = &r.event;
+    out.extend_from_slice(&e.timestamp.timestamp().to_le_bytes());
+    out.extend_from_slice(&e.timestamp.timestamp_subsec_nanos().to_le_bytes());
+    out.extend_from_slice(&model.to_le_bytes());
+    out.extend_from_slice(&project.to_le_bytes());
+    out.extend_from_slice(&session.to_le_bytes());
+    let mut flags = 0;
+    if r.key.is_some() {
+        flags |= FLAG_KEY;
+    }
+    if r.key.is_some_and(|k| k.request_id.is_some()) {
+        flags |= FLAG_REQUEST;
+    }
+    if r.sidechain {
+        flags |= FLAG_SIDECHAIN;
+    }
+    if e.speed == Speed::Fast {
+        flags |= FLAG_FAST;
+    }
+    out.push(flags);
+    let key = r.key.unwrap_or(ResponseKey {
+        message_id: 0,
+        request_id: None,
+    });
+    out.extend_from_slice(&key.message_id.to_le_bytes());
+    out.extend_from_slice(&key.request_id.unwrap_or(0).to_le_bytes());
+    let t = &e.tokens;
+    for v in [
+        t.input,
+        t.output,
+        t.cache_creation,
+        t.cache_read,
+        t.cache_creation_5m,
+        t.cache_creation_1h,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The whole state as a fresh ledger file: header, then one transaction holding every string
+/// in use, every file's records (compacted per file) followed by its state, and the records
+/// of unknown kinds.
+pub(crate) fn snapshot(state: &mut State, roots: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.raw(&header(roots));
+    let mut strings = Strings::default();
+    for (&id, entry) in &mut state.files {
+        let Some(file) = &entry.state else { continue };
+        if entry.records.len() > 1 {
+            let mut dedup = claude_logs::Dedup::new();
+            dedup.extend(std::mem::take(&mut entry.records));
+            entry.records = dedup.into_compact_records();
+        }
+        w.events(id, &mut entry.records, &mut strings);
+        w.file(id, file);
+    }
+    for (kind, payload) in &state.opaque {
+        w.opaque(*kind, payload);
+    }
+    w.commit(state.seq);
+    state.strings = strings;
+    w.buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: u64, project: Option<&str>) -> Record {
+        Record {
+            event: UsageEvent {
+                timestamp: DateTime::from_timestamp(1_764_000_000 + i as i64, 537_000_001).unwrap(),
+                model: Arc::from("claude-sonnet-4-5-20250929"),
+                tokens: TokenCounts {
+                    input: i,
+                    output: u64::MAX - i,
+                    cache_creation: 3,
+                    cache_read: 4,
+                    cache_creation_5m: 2,
+                    cache_creation_1h: 1,
+                },
+                speed: if i.is_multiple_of(2) {
+                    Speed::Fast
+                } else {
+                    Speed::Standard
+                },
+                project: project.map(Arc::from),
+                session_id: i.is_multiple_of(3).then(|| Arc::from("s-1")),
+            },
+            key: match i % 3 {
+                0 => None,
+                1 => Some(ResponseKey::new(&format!("msg_{i}"), None)),
+                _ => Some(ResponseKey::new(&format!("msg_{i}"), Some("req"))),
+            },
+            sidechain: i.is_multiple_of(4),
+        }
+    }
+
+    fn file_state(path: &str) -> FileState {
+        FileState {
+            path: PathBuf::from(path),
+            identity: Identity { dev: 7, ino: 42 },
+            size: 1234,
+            mtime: (-5, 999_999_999),
+            offset: 1200,
+            fp_len: 1200,
+            fp: u128::MAX - 3,
+            open_line: true,
+            committed: FileStats {
+                lines_read: 1,
+                candidate_lines: 2,
+                usage_lines: 3,
+                synthetic_lines: 4,
+                skipped: SkippedLines {
+                    invalid_json: 5,
+                    invalid_utf8: 6,
+                    wrong_types: 7,
+                    bad_timestamp: 8,
+                    oversized: 9,
+                    truncated: 10,
+                },
+                bytes_read: 11,
+            },
+            unconsumed: FileStats {
+                lines_read: 1,
+                bytes_read: 34,
+                ..FileStats::default()
+            },
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let roots = b"/r";
+        let mut strings = Strings::default();
+        let mut w = Writer::new();
+        w.raw(&header(roots));
+        let mut records: Vec<Record> = (0..20).map(|i| record(i, Some("/w/app"))).collect();
+        records.push(record(21, None));
+        let want = records.clone();
+        w.events(3, &mut records, &mut strings);
+        w.file(3, &file_state("/r/projects/a.jsonl"));
+        w.commit(9);
+        let replayed = replay(&w.buf, roots).unwrap();
+        assert_eq!(replayed.valid_len, w.buf.len());
+        assert!(!replayed.damaged);
+        assert_eq!(replayed.state.seq, 9);
+        assert_eq!(replayed.state.next_file, 4);
+        let entry = &replayed.state.files[&3];
+        assert_eq!(entry.records, want);
+        assert_eq!(
+            entry.state.as_ref().unwrap(),
+            &file_state("/r/projects/a.jsonl")
+        );
+        assert_eq!(replayed.state.strings.len(), 3);
+    }
+
+    #[test]
+    fn an_unfinished_transaction_is_dropped() {
+        let roots = b"/r";
+        let mut strings = Strings::default();
+        let mut w = Writer::new();
+        w.raw(&header(roots));
+        w.events(0, &mut [record(1, Some("/a"))], &mut strings);
+        w.file(0, &file_state("/a"));
+        w.commit(1);
+        let committed = w.buf.len();
+        w.events(0, &mut [record(2, Some("/b"))], &mut strings);
+        w.forget(0);
+        let replayed = replay(&w.buf, roots).unwrap();
+        assert_eq!(replayed.valid_len, committed);
+        assert!(!replayed.damaged);
+        assert_eq!(replayed.state.files[&0].records.len(), 1);
+        // The string of the dropped transaction is gone too.
+        assert_eq!(replayed.state.strings.len(), 2);
+    }
+
+    #[test]
+    fn header_problems() {
+        let roots = b"/r";
+        let good = header(roots);
+        assert_eq!(
+            replay(&good[..10], roots).unwrap_err(),
+            HeaderProblem::Damaged
+        );
+        let mut magic = good.clone();
+        magic[0] = b'X';
+        assert_eq!(replay(&magic, roots).unwrap_err(), HeaderProblem::Damaged);
+        assert_eq!(replay(&good, b"/other").unwrap_err(), HeaderProblem::Roots);
+        let mut old = good[..good.len() - 4].to_vec();
+        old[8..12].copy_from_slice(&0u32.to_le_bytes());
+        let crc = crc32(&old);
+        old.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(replay(&old, roots).unwrap_err(), HeaderProblem::Version(0));
+    }
+
+    #[test]
+    fn unknown_kinds_are_kept() {
+        let roots = b"/r";
+        let mut w = Writer::new();
+        w.raw(&header(roots));
+        w.opaque(KIND_READING, b"future");
+        w.commit(1);
+        let mut replayed = replay(&w.buf, roots).unwrap();
+        assert_eq!(
+            replayed.state.opaque,
+            vec![(KIND_READING, b"future".to_vec())]
+        );
+        let again = snapshot(&mut replayed.state, roots);
+        assert_eq!(
+            replay(&again, roots).unwrap().state.opaque,
+            vec![(KIND_READING, b"future".to_vec())]
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! One incremental scan: find what changed, read only that, record it, count everything.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use claude_logs::{
+    Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, discover, fnv1a_128, read_source,
+};
+
+use crate::format::{FINGERPRINT_BYTES, FileState, Identity, Op, State, Writer, snapshot};
+use crate::store::{self, Location, Sink};
+use crate::{IncrementalScan, LedgerError, LedgerOptions, LedgerStats};
+
+/// Identity, size and modification time of an open or listed file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    identity: Identity,
+    size: u64,
+    mtime: (i64, u32),
+}
+
+impl Stat {
+    #[cfg(unix)]
+    fn of(m: &Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            identity: Identity {
+                dev: m.dev(),
+                ino: m.ino(),
+            },
+            size: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec() as u32),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(m: &Metadata) -> Self {
+        let mtime = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()));
+        Self {
+            identity: Identity::default(),
+            size: m.len(),
+            mtime,
+        }
+    }
+}
+
+/// A file to open and read (in part).
+#[derive(Debug)]
+struct Job {
+    path: PathBuf,
+    /// The ledger entry this file may continue: the one at the same path, or one with the
+    /// same identity whose path is gone (a rename).
+    prior: Option<(u32, FileState)>,
+    same_path: bool,
+}
+
+/// What reading one file gave.
+#[derive(Debug)]
+struct Done {
+    /// The prior entry was continued (its records stay); otherwise the file was read from
+    /// its start.
+    resumed: bool,
+    state: FileState,
+    records: Vec<Record>,
+    bytes_read: u64,
+}
+
+pub(crate) fn run(
+    state_dir: &Path,
+    roots: &[PathBuf],
+    options: &ScanOptions,
+    ledger_options: &LedgerOptions,
+) -> Result<IncrementalScan, LedgerError> {
+    let loc = Location::new(state_dir, roots);
+    store::create_private_dir(state_dir).map_err(|source| LedgerError::StateDir {
+        path: state_dir.to_path_buf(),
+        source,
+    })?;
+    let _lock = store::lock(&loc.lock, ledger_options.lock_timeout)?;
+    let store::Loaded {
+        mut state,
+        sink,
+        rebuilt,
+    } = store::load(&loc);
+    let discovery = discover(roots);
+
+    // Plan: which files are unchanged, which must be read, which entries were displaced.
+    let mut present: Vec<u32> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut unreadable = 0u64;
+    let mut claimed: HashSet<u32> = HashSet::new();
+    let mut displaced: Vec<u32> = Vec::new();
+    {
+        let by_path: HashMap<&Path, u32> = state
+            .files
+            .iter()
+            .filter_map(|(&id, e)| e.state.as_ref().map(|s| (s.path.as_path(), id)))
+            .collect();
+        let mut second: Vec<(&PathBuf, Stat)> = Vec::new();
+        for path in &discovery.files {
+            let at_path = by_path.get(path.as_path()).copied();
+            let stat = match std::fs::metadata(path) {
+                Ok(m) if m.is_file() => Stat::of(&m),
+                Ok(_) | Err(_) => {
+                    // Left to the reader, which reports why (or, after a race, checks the
+                    // entry at this path against the file it opens).
+                    let prior = at_path.and_then(|id| Some((id, state.files[&id].state.clone()?)));
+                    if let Some(id) = at_path {
+                        claimed.insert(id);
+                    }
+                    jobs.push(Job {
+                        path: path.clone(),
+                        prior,
+                        same_path: true,
+                    });
+                    continue;
+                }
+            };
+            let known = at_path.and_then(|id| Some((id, state.files[&id].state.as_ref()?)));
+            match known {
+                Some((id, s)) if s.identity == stat.identity => {
+                    claimed.insert(id);
+                    if s.size == stat.size && s.mtime == stat.mtime {
+                        present.push(id);
+                    } else {
+                        jobs.push(Job {
+                            path: path.clone(),
+                            prior: Some((id, s.clone())),
+                            same_path: true,
+                        });
+                    }
+                }
+                _ => {
+                    if let Some(id) = at_path {
+                        displaced.push(id);
+                    }
+                    second.push((path, stat));
+                }
+            }
+        }
+        let mut by_identity: HashMap<Identity, u32> = HashMap::new();
+        for (&id, entry) in &state.files {
+            if let Some(s) = &entry.state
+                && !claimed.contains(&id)
+                && s.identity != Identity::default()
+            {
+                by_identity.insert(s.identity, id);
+            }
+        }
+        for (path, stat) in second {
+            let prior = by_identity
+                .remove(&stat.identity)
+                .and_then(|id| Some((id, state.files[&id].state.clone()?)));
+            if let Some((id, _)) = &prior {
+                claimed.insert(*id);
+            }
+            jobs.push(Job {
+                path: path.clone(),
+                prior,
+                same_path: false,
+            });
+        }
+    }
+
+    let results = read_all(&jobs, options);
+
+    // Record: one transaction with everything that changed.
+    let mut w = Writer::new();
+    let mut stats = LedgerStats {
+        path: loc.ledger.clone(),
+        rebuilt,
+        files_unchanged: present.len() as u64,
+        ..LedgerStats::default()
+    };
+    let mut resumed_ids: HashSet<u32> = HashSet::new();
+    for (job, result) in jobs.iter().zip(results) {
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::warn!(path = %job.path.display(), error = %e, "skipping an unreadable transcript");
+                unreadable += 1;
+                continue;
+            }
+        };
+        stats.bytes_read += done.bytes_read;
+        if done.bytes_read > 0 {
+            stats.files_read += 1;
+        }
+        let Done {
+            resumed,
+            state: file,
+            mut records,
+            ..
+        } = done;
+        let (id, before) = match &job.prior {
+            Some((id, before)) if resumed => {
+                resumed_ids.insert(*id);
+                (*id, Some(before))
+            }
+            prior => {
+                if let Some((old, _)) = prior.as_ref().filter(|_| job.same_path) {
+                    w.forget(*old);
+                    state.apply(Op::Forget(*old));
+                }
+                (state.allocate(), None)
+            }
+        };
+        if !records.is_empty() {
+            w.events(id, &mut records, &mut state.strings);
+            state.apply(Op::Events(id, records));
+        }
+        if before != Some(&file) {
+            w.file(id, &file);
+            state.apply(Op::File(id, Box::new(file)));
+        }
+        present.push(id);
+    }
+    for id in displaced {
+        if !resumed_ids.contains(&id) && state.files.contains_key(&id) {
+            w.forget(id);
+            state.apply(Op::Forget(id));
+        }
+    }
+
+    // Save.
+    let changed = !w.buf.is_empty();
+    if changed {
+        state.seq += 1;
+        w.commit(state.seq);
+    }
+    stats.saved = save(&loc, sink, &mut state, &w.buf, ledger_options, &mut stats);
+
+    // Count.
+    present.sort_unstable();
+    present.dedup();
+    let mut scan = ScanStats::default();
+    for id in &present {
+        if let Some(file) = state.files.get(id).and_then(|e| e.state.as_ref()) {
+            let mut counts = file.committed;
+            counts.add(&file.unconsumed);
+            scan.add_file(&counts);
+        }
+    }
+    scan.unreadable_files = unreadable;
+    stats.files_history = state.files.len().saturating_sub(present.len()) as u64;
+    let mut usage_lines = 0u64;
+    let mut dedup = Dedup::new();
+    for entry in state.files.values_mut() {
+        if let Some(file) = &entry.state {
+            usage_lines += file.committed.usage_lines + file.unconsumed.usage_lines;
+        }
+        dedup.extend(std::mem::take(&mut entry.records));
+    }
+    scan.events = dedup.len() as u64;
+    scan.duplicate_lines = usage_lines.saturating_sub(scan.events);
+    stats.events_total = scan.events;
+    Ok(IncrementalScan {
+        discovery,
+        events: dedup.into_events(),
+        stats: scan,
+        ledger: stats,
+    })
+}
+
+/// Writes this run's transaction `txn` (or the whole state); returns whether the ledger is
+/// up to date on disk.
+fn save(
+    loc: &Location,
+    sink: Sink,
+    state: &mut State,
+    txn: &[u8],
+    options: &LedgerOptions,
+    stats: &mut LedgerStats,
+) -> bool {
+    let result = match sink {
+        Sink::Nowhere => return false,
+        Sink::Append { .. } if txn.is_empty() => return true,
+        Sink::Append { mut file, len } => {
+            let log = len + txn.len() as u64;
+            let live = state.live_bytes(&loc.roots);
+            if log > options.compact_min_bytes && log > live.saturating_mul(options.compact_ratio) {
+                stats.compacted = true;
+                tracing::debug!(log, live, "compacting the usage ledger");
+                store::replace(loc, &snapshot(state, &loc.roots))
+            } else {
+                store::append(&mut file, len, txn)
+            }
+        }
+        Sink::Fresh => store::replace(loc, &snapshot(state, &loc.roots)),
+    };
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(
+                path = %loc.ledger.display(),
+                error = %e,
+                "cannot write the usage ledger; this run's figures are right, the next run \
+                 reads the same transcripts again"
+            );
+            false
+        }
+    }
+}
+
+/// Reads every job, on up to `options.threads` threads; results in job order.
+fn read_all(jobs: &[Job], options: &ScanOptions) -> Vec<io::Result<Done>> {
+    let threads = options.effective_threads().clamp(1, jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut interner = Interner::new();
+        let mut out = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = jobs.get(index) else { break };
+            out.push((index, read_job(job, options, &mut interner)));
+        }
+        out
+    };
+    let mut all = if threads == 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    all.sort_unstable_by_key(|(index, _)| *index);
+    all.into_iter().map(|(_, result)| result).collect()
+}
+
+fn not_a_file() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
+}
+
+/// Reads one file: from where its prior entry stopped when that entry still describes the
+/// file's beginning, else from the start.
+fn read_job(job: &Job, options: &ScanOptions, interner: &mut Interner) -> io::Result<Done> {
+    // Check before opening: opening a FIFO would block.
+    if !std::fs::metadata(&job.path)?.is_file() {
+        return Err(not_a_file());
+    }
+    let mut file = File::open(&job.path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    let stat = Stat::of(&meta);
+    let mut prefix: Vec<u8> = Vec::new();
+    let mut resume = job.prior.as_ref().map(|(_, s)| s).filter(|s| {
+        s.identity == stat.identity
+            && stat.size >= s.offset
+            && u64::from(s.fp_len) == s.offset.min(FINGERPRINT_BYTES)
+    });
+    if let Some(s) = resume {
+        (&mut file)
+            .take(u64::from(s.fp_len))
+            .read_to_end(&mut prefix)?;
+        if prefix.len() != s.fp_len as usize || fnv1a_128(&prefix) != s.fp {
+            resume = None;
+        }
+    }
+    let mut bytes_read = 0;
+    loop {
+        let start = resume.map_or(0, |s| s.offset);
+        if resume.is_none() {
+            prefix.clear();
+        }
+        file.seek(SeekFrom::Start(start))?;
+        let mut tee = Tee {
+            file: &mut file,
+            pos: start,
+            prefix: &mut prefix,
+            first: None,
+            last: None,
+        };
+        let read = read_source(&mut tee, start, options, interner)?;
+        let (first, last) = (tee.first, tee.last);
+        bytes_read += read.stats.bytes_read;
+        let open_line = resume.is_some_and(|s| s.open_line);
+        if open_line && first.is_some_and(|b| b != b'\n') {
+            // The line that looked complete went on: read the file again from its start.
+            resume = None;
+            continue;
+        }
+        let mut delta = read.stats.saturating_sub(&read.unconsumed);
+        if open_line && first == Some(b'\n') {
+            // The newline that ends the line already counted.
+            delta.lines_read = delta.lines_read.saturating_sub(1);
+        }
+        let mut committed = resume.map_or_else(FileStats::default, |s| s.committed);
+        committed.add(&delta);
+        let offset = read.end_offset;
+        let (fp_len, fp) = match resume {
+            Some(s) if start >= FINGERPRINT_BYTES => (s.fp_len, s.fp),
+            _ => {
+                let n = offset.min(FINGERPRINT_BYTES) as usize;
+                (n as u32, fnv1a_128(&prefix[..n.min(prefix.len())]))
+            }
+        };
+        let open_line = if offset == start {
+            open_line
+        } else {
+            read.unconsumed.bytes_read == 0 && last != Some(b'\n')
+        };
+        let records = if read.records.len() > 1 {
+            let mut dedup = Dedup::new();
+            dedup.extend(read.records);
+            dedup.into_compact_records()
+        } else {
+            read.records
+        };
+        return Ok(Done {
+            resumed: resume.is_some(),
+            state: FileState {
+                path: job.path.clone(),
+                identity: stat.identity,
+                size: stat.size,
+                mtime: stat.mtime,
+                offset,
+                fp_len,
+                fp,
+                open_line,
+                committed,
+                unconsumed: read.unconsumed,
+            },
+            records,
+            bytes_read,
+        });
+    }
+}
+
+/// Passes a file's bytes through, keeping the first ones (for the fingerprint) and noting the
+/// first and last byte read.
+struct Tee<'a> {
+    file: &'a mut File,
+    /// File offset of the next byte.
+    pos: u64,
+    /// The file's bytes from offset 0, while they are within the fingerprint.
+    prefix: &'a mut Vec<u8>,
+    first: Option<u8>,
+    last: Option<u8>,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 {
+            if self.first.is_none() {
+                self.first = Some(buf[0]);
+            }
+            self.last = Some(buf[n - 1]);
+            if self.pos < FINGERPRINT_BYTES && self.prefix.len() as u64 == self.pos {
+                let take = (FINGERPRINT_BYTES - self.pos).min(n as u64) as usize;
+                self.prefix.extend_from_slice(&buf[..take]);
+            }
+            self.pos += n as u64;
+        }
+        Ok(n)
+    }
+}

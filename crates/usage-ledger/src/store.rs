@@ -1,0 +1,308 @@
+//! The ledger on disk: where it lives, the lock, loading, appending and rewriting.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use claude_logs::fnv1a_128;
+
+use crate::format::{self, HeaderProblem, Replayed, State, VERSION};
+use crate::{LedgerError, RebuildReason};
+
+/// The files of one ledger.
+#[derive(Debug, Clone)]
+pub(crate) struct Location {
+    pub(crate) ledger: PathBuf,
+    pub(crate) lock: PathBuf,
+    pub(crate) temp: PathBuf,
+    pub(crate) aside: PathBuf,
+    /// The normalized roots, as written in the header.
+    pub(crate) roots: Vec<u8>,
+}
+
+impl Location {
+    pub(crate) fn new(state_dir: &Path, roots: &[PathBuf]) -> Self {
+        let roots = roots_description(roots);
+        let key = fnv1a_128(&roots) as u64;
+        let name = |ext: &str| state_dir.join(format!("ledger-{key:016x}.{ext}"));
+        Self {
+            ledger: name("bin"),
+            lock: name("lock"),
+            temp: name("tmp"),
+            aside: name("bad"),
+            roots,
+        }
+    }
+}
+
+/// The roots as absolute paths without `.` components or trailing separators, sorted, without
+/// repeats, separated by NUL bytes.
+fn roots_description(roots: &[PathBuf]) -> Vec<u8> {
+    let mut list: Vec<PathBuf> = roots
+        .iter()
+        .map(|root| {
+            let absolute = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+            absolute
+                .components()
+                .filter(|c| !matches!(c, Component::CurDir))
+                .collect()
+        })
+        .collect();
+    list.sort();
+    list.dedup();
+    let mut out = Vec::new();
+    for (i, root) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(root.to_string_lossy().as_bytes());
+    }
+    out
+}
+
+/// Creates `dir` (and its parents) readable by the owner only.
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// An exclusive lock on the ledger, held until dropped.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    _file: File,
+}
+
+/// Takes the ledger's lock, waiting up to `timeout` for another run to finish.
+pub(crate) fn lock(path: &Path, timeout: Duration) -> Result<Lock, LedgerError> {
+    let error = |source| LedgerError::Lock {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = private_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(error)?;
+    let started = Instant::now();
+    let mut logged = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let waited = started.elapsed();
+                if waited >= timeout {
+                    return Err(LedgerError::Locked {
+                        path: path.to_path_buf(),
+                        waited,
+                    });
+                }
+                if !logged {
+                    tracing::info!(path = %path.display(), "another run holds the ledger; waiting");
+                    logged = true;
+                }
+                std::thread::sleep(Duration::from_millis(50).min(timeout - waited));
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(error(source)),
+        }
+    }
+}
+
+/// Where this run's changes go.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// Appended to the open ledger, whose valid content ends at `len`.
+    Append { file: File, len: u64 },
+    /// Written as a new ledger (none, or a rebuilt one).
+    Fresh,
+    /// Not written: the ledger belongs to a newer version of this program.
+    Nowhere,
+}
+
+/// A loaded ledger: its state, where changes go, and why it was rebuilt.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) state: State,
+    pub(crate) sink: Sink,
+    pub(crate) rebuilt: Option<RebuildReason>,
+}
+
+/// Loads the ledger at `loc`. Never fails: a ledger that cannot be used is moved aside and
+/// rebuilt (with a warning); a torn or damaged tail is cut off.
+pub(crate) fn load(loc: &Location) -> Loaded {
+    let fresh = |rebuilt| Loaded {
+        state: State::default(),
+        sink: Sink::Fresh,
+        rebuilt,
+    };
+    let mut file = match OpenOptions::new().read(true).write(true).open(&loc.ledger) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return fresh(None),
+        Err(e) => return rebuild(loc, RebuildReason::Unreadable(e.to_string())),
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = file.read_to_end(&mut bytes) {
+        return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
+    }
+    let Replayed {
+        state,
+        valid_len,
+        damaged,
+    } = match format::replay(&bytes, &loc.roots) {
+        Ok(replayed) => replayed,
+        Err(HeaderProblem::Damaged) => return rebuild(loc, RebuildReason::Damaged),
+        Err(HeaderProblem::Roots) => return rebuild(loc, RebuildReason::OtherRoots),
+        Err(HeaderProblem::Version(v)) if v > VERSION => {
+            tracing::warn!(
+                path = %loc.ledger.display(),
+                version = v,
+                "the usage ledger was written by a newer version of this program; it is left \
+                 as it is and this run reads every transcript"
+            );
+            return Loaded {
+                state: State::default(),
+                sink: Sink::Nowhere,
+                rebuilt: None,
+            };
+        }
+        Err(HeaderProblem::Version(v)) => return rebuild(loc, RebuildReason::OldVersion(v)),
+    };
+    if valid_len < bytes.len() {
+        let dropped = bytes.len() - valid_len;
+        if damaged {
+            tracing::warn!(
+                path = %loc.ledger.display(),
+                dropped_bytes = dropped,
+                "the usage ledger ends with a damaged or unfinished record; it is cut off there \
+                 and the transcripts it covered are read again"
+            );
+        } else {
+            tracing::info!(
+                path = %loc.ledger.display(),
+                dropped_bytes = dropped,
+                "dropping the unfinished last run from the usage ledger"
+            );
+        }
+        if let Err(e) = file
+            .set_len(valid_len as u64)
+            .and_then(|()| file.sync_data())
+        {
+            return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
+        }
+    }
+    Loaded {
+        state,
+        sink: Sink::Append {
+            file,
+            len: valid_len as u64,
+        },
+        rebuilt: None,
+    }
+}
+
+fn rebuild(loc: &Location, reason: RebuildReason) -> Loaded {
+    tracing::warn!(
+        path = %loc.ledger.display(),
+        aside = %loc.aside.display(),
+        reason = %reason,
+        "the usage ledger cannot be used ({reason}); it is moved aside and rebuilt from the \
+         transcripts (history of deleted transcripts is lost)"
+    );
+    if let Err(e) = std::fs::rename(&loc.ledger, &loc.aside) {
+        tracing::debug!(error = %e, "cannot move the old ledger aside");
+    }
+    Loaded {
+        state: State::default(),
+        sink: Sink::Fresh,
+        rebuilt: Some(reason),
+    }
+}
+
+/// Appends `bytes` at `len` and flushes them to disk.
+pub(crate) fn append(file: &mut File, len: u64, bytes: &[u8]) -> io::Result<()> {
+    file.seek(SeekFrom::Start(len))?;
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+/// Replaces the ledger with `bytes`: a temp file, flushed, renamed over the ledger, and the
+/// directory flushed, so a crash leaves either the old or the new ledger.
+pub(crate) fn replace(loc: &Location, bytes: &[u8]) -> io::Result<()> {
+    let result = (|| {
+        let mut file = private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&loc.temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&loc.temp, &loc.ledger)?;
+        if let Some(dir) = loc.ledger.parent() {
+            // Makes the rename durable; not every platform can open a directory.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&loc.temp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_ignores_order_repeats_and_spelling() {
+        let a = Location::new(
+            Path::new("/s"),
+            &[PathBuf::from("/x/b/"), PathBuf::from("/x/./a")],
+        );
+        let b = Location::new(
+            Path::new("/s"),
+            &[
+                PathBuf::from("/x/a"),
+                PathBuf::from("/x/b"),
+                PathBuf::from("/x/a"),
+            ],
+        );
+        let c = Location::new(Path::new("/s"), &[PathBuf::from("/x/a")]);
+        assert_eq!(a.ledger, b.ledger);
+        assert_ne!(a.ledger, c.ledger);
+        assert_eq!(a.roots, b"/x/a\0/x/b");
+        assert!(a.ledger.starts_with("/s"));
+    }
+
+    #[test]
+    fn a_second_lock_waits_then_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.lock");
+        let held = lock(&path, Duration::from_millis(10)).unwrap();
+        let err = lock(&path, Duration::from_millis(120)).unwrap_err();
+        assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
+        drop(held);
+        assert!(lock(&path, Duration::from_millis(10)).is_ok());
+    }
+}
