@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use claude_logs::{Speed, UsageEvent};
 
+use crate::calibration::CalibrationPoint;
 use crate::counts::Counts;
 use crate::model::Family;
 use crate::plan::Plan;
@@ -32,6 +33,8 @@ pub struct AssemblyInput<'a> {
     pub prices: &'a PriceTable,
     /// A valid authoritative reading to lay over the estimate, when one was had.
     pub reading: Option<&'a ServerReading>,
+    /// Earlier readings with the local usage they measured, to calibrate the estimate.
+    pub calibration: &'a [CalibrationPoint],
 }
 
 impl<'a> AssemblyInput<'a> {
@@ -51,7 +54,14 @@ impl<'a> AssemblyInput<'a> {
             plan,
             prices,
             reading: None,
+            calibration: &[],
         }
+    }
+
+    /// The same input with stored readings to calibrate the estimate from.
+    pub fn with_calibration(mut self, points: &'a [CalibrationPoint]) -> AssemblyInput<'a> {
+        self.calibration = points;
+        self
     }
 
     /// The same input with an authoritative reading laid over the estimate.
@@ -219,6 +229,9 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
         })
         .collect::<Vec<_>>();
     let mut windows = windows;
+    if !input.calibration.is_empty() {
+        crate::calibration::apply(&mut windows, input.calibration, &priced, now);
+    }
     if let Some(reading) = input.reading {
         for window in &mut windows {
             if let Some(server) = reading.windows.get(window.id.as_str()) {

@@ -35,6 +35,7 @@
 //!   [`forecast()`], [`recent_rate`] and [`recent_lookback`].
 
 mod assemble;
+mod calibration;
 mod counts;
 mod model;
 mod pace;
@@ -45,6 +46,10 @@ mod window;
 
 pub use assemble::{
     Assembly, AssemblyInput, Day, LegacyFigures, UNKNOWN_PROJECT, UnpricedModel, assemble,
+};
+pub use calibration::{
+    Anchors, Calibration, CalibrationInfo, CalibrationPoint, DECAY, LocalUsage, MAX_AGE_DAYS,
+    MIN_PCT, MIN_POINTS_FOR_FAMILY, anchored_interval, calibrate, calibration_points,
 };
 pub use counts::Counts;
 pub use model::{Family, ModelId, ModelVersion, parse_model_id};

@@ -117,6 +117,8 @@ pub struct Window {
     /// When the window reaches its limit at the recent rate; `None` without a percentage or a
     /// rate (see [`crate::forecast()`]).
     pub forecast: Option<Forecast>,
+    /// What the estimate was calibrated with, when it was.
+    pub calibration: Option<crate::calibration::CalibrationInfo>,
 }
 
 impl Window {
@@ -139,6 +141,7 @@ impl Window {
             counts,
             pace: None,
             forecast: None,
+            calibration: None,
         }
     }
 
