@@ -256,7 +256,8 @@ fn solve(points: &[&CalibrationPoint], weights: &[f64], keep: &[bool]) -> Option
     }
     let det = soo * sss - sos * sos;
     // Near-collinear mixes (every reading with the same Opus share) cannot separate the two.
-    if !(det > 0.05 * soo * sss) {
+    let conditioned = det.is_finite() && det > 0.05 * soo * sss;
+    if !conditioned {
         return None;
     }
     Some(((soy * sss - ssy * sos) / det, (ssy * soo - soy * sos) / det))
