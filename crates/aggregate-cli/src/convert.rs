@@ -108,6 +108,11 @@ fn window(w: &Window) -> wire::Window {
             before_reset: f.before_reset,
             pct_at_reset: f.pct_at_reset,
         }),
+        calibration: w.calibration.map(|c| wire::WindowCalibration {
+            readings: c.readings as u64,
+            newest_at: c.newest_at,
+            opus_weight: (c.opus_weight * 1000.0).round() / 1000.0,
+        }),
     }
 }
 

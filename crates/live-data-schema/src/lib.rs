@@ -190,6 +190,22 @@ pub struct Window {
     /// known rate.
     #[serde(default)]
     pub forecast: Option<Forecast>,
+    /// When the estimate was calibrated from earlier live readings: how many and how recent.
+    /// Null for live windows and uncalibrated estimates.
+    #[serde(default)]
+    pub calibration: Option<WindowCalibration>,
+}
+
+/// How an estimated window was calibrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowCalibration {
+    /// Live readings the fitted cap comes from.
+    pub readings: u64,
+    /// When the newest of them was fetched (RFC 3339, UTC).
+    pub newest_at: DateTime<Utc>,
+    /// Opus usage counts this many times its list price against the cap (1 when not fitted).
+    pub opus_weight: f64,
 }
 
 /// A window's use against the share of it that has passed.
