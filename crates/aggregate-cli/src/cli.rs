@@ -100,6 +100,11 @@ pub struct RunArgs {
     /// Do not ask Anthropic's usage endpoint; estimate every window from the transcripts.
     #[arg(long)]
     pub no_oauth: bool,
+    /// Read every transcript from its start and ignore the usage ledger (neither read nor
+    /// written): a plain full scan, to check the ledger. Responses of transcripts Claude Code
+    /// has deleted are then not counted.
+    #[arg(long)]
+    pub rescan: bool,
     /// Base URL of the usage endpoint, for tests and development: only
     /// https://api.anthropic.com or an http:// URL on a loopback address is accepted.
     #[arg(
@@ -109,7 +114,9 @@ pub struct RunArgs {
         hide_env_values = true
     )]
     pub oauth_base_url: Option<String>,
-    /// Where the usage reader keeps its cool-down and last reading (never a credential).
+    /// Where the usage ledger (every response counted so far, kept after Claude Code deletes
+    /// old transcripts, so that a run reads only what is new) and the usage reader's cool-down
+    /// and last reading are kept (never a credential). Created owner-only.
     /// Default: $XDG_STATE_HOME/aios-usage, else ~/.local/state/aios-usage.
     #[arg(long, value_name = "DIR", env = "AIOS_STATE_DIR")]
     pub state_dir: Option<PathBuf>,

@@ -102,15 +102,77 @@ fn reader_config(args: &RunArgs) -> Result<Option<ReaderConfig>> {
             oauth_usage::MAX_BUDGET.as_secs()
         )));
     }
-    let state_dir = args
-        .state_dir
-        .clone()
-        .or_else(|| oauth_usage::default_state_dir(oauth::STATE_APP));
-    let mut config = ReaderConfig::from_process(state_dir);
+    let mut config = ReaderConfig::from_process(state_dir(args));
     config.base_url = base_url;
     config.budget = std::time::Duration::from_secs_f64(timeout);
     config.freshness = std::time::Duration::from_secs(args.oauth_freshness);
     Ok(Some(config))
+}
+
+/// `--state-dir`, else `$XDG_STATE_HOME/aios-usage`, else `~/.local/state/aios-usage`.
+fn state_dir(args: &RunArgs) -> Option<PathBuf> {
+    args.state_dir
+        .clone()
+        .or_else(|| oauth_usage::default_state_dir(oauth::STATE_APP))
+}
+
+/// The transcripts' events: through the usage ledger in the state directory, so that only
+/// what is new is read and deleted transcripts keep counting; a plain full scan with
+/// `--rescan`, or (with a warning) when the ledger is unavailable. Another run holding the
+/// ledger is an error.
+fn scan_transcripts(
+    args: &RunArgs,
+    settings: &Settings,
+) -> Result<(
+    claude_logs::Discovery,
+    claude_logs::ScanOutput,
+    Option<usage_ledger::LedgerStats>,
+)> {
+    let full = || {
+        let (discovery, scan) = scan_roots(&settings.roots, &settings.scan);
+        Ok((discovery, scan, None))
+    };
+    if args.rescan {
+        return full();
+    }
+    let Some(dir) = state_dir(args) else {
+        tracing::warn!(
+            "no state directory (set --state-dir or HOME): reading every transcript, without \
+             the usage ledger"
+        );
+        return full();
+    };
+    match usage_ledger::scan_incremental(&dir, &settings.roots, &settings.scan) {
+        Ok(scan) => Ok((
+            scan.discovery,
+            claude_logs::ScanOutput {
+                events: scan.events,
+                stats: scan.stats,
+            },
+            Some(scan.ledger),
+        )),
+        Err(err @ usage_ledger::LedgerError::Locked { .. }) => Err(err.into()),
+        Err(err) => {
+            let cause = std::error::Error::source(&err).map_or(String::new(), |s| format!(": {s}"));
+            tracing::warn!("{err}{cause}; reading every transcript, without the usage ledger");
+            full()
+        }
+    }
+}
+
+/// A byte count for people: `812 B`, `1.2 kB`, `3.4 MB`, `1.1 GB`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Fails before the scan when the output could not be written anyway.
@@ -146,7 +208,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         .oauth
         .take()
         .map(|config| oauth::spawn(config, settings.now));
-    let (discovery, scan) = scan_roots(&settings.roots, &settings.scan);
+    let (discovery, scan, ledger) = scan_transcripts(args, &settings)?;
     let outcome = pending.map(oauth::Pending::wait);
     if let Some(outcome) = &outcome {
         log_outcome(outcome);
@@ -229,6 +291,13 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         source_summary(&live, outcome.as_ref()),
         started.elapsed().as_secs_f64()
     );
+    if let Some(ledger) = &ledger {
+        summary.push_str(&format!(
+            ", {} files read ({} new)",
+            ledger.files_read,
+            human_bytes(ledger.bytes_read)
+        ));
+    }
     if stats.unreadable_files > 0 {
         summary.push_str(&format!(", {} unreadable files", stats.unreadable_files));
     }

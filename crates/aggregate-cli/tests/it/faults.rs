@@ -85,9 +85,11 @@ fn a_failed_write_keeps_the_previous_output() {
         "trap '' XFSZ; exec prlimit --fsize=2048 {} \"$@\"",
         env!("CARGO_BIN_EXE_aggregate")
     );
+    let state = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("sh");
     cmd.env_clear()
         .env("HOME", dir.path())
+        .env("XDG_STATE_HOME", state.path())
         .env("PATH", "/usr/bin:/bin")
         .current_dir(dir.path())
         .args(["-c", &script, "sh"]);

@@ -4,6 +4,7 @@ mod browser;
 mod canary;
 mod cli_errors;
 mod faults;
+mod ledger;
 mod oauth;
 mod redaction;
 mod run_fixtures;

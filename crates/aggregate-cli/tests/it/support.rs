@@ -14,11 +14,13 @@ pub(crate) fn fixture_root(name: &str) -> PathBuf {
 }
 
 /// A command for the binary with an empty environment, `HOME` set to a fake home (so the real
-/// one is never read) and the working directory set to `cwd`.
+/// one is never read), the state directory (the usage ledger) under `cwd/.state` (so a fake
+/// home is never written) and the working directory set to `cwd`.
 pub(crate) fn aggregate(cwd: &Path, home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aggregate"));
     cmd.env_clear()
         .env("HOME", home)
+        .env("XDG_STATE_HOME", cwd.join(".state"))
         .env("TZ", "UTC")
         .current_dir(cwd);
     cmd
