@@ -70,8 +70,9 @@ impl Served {
     /// The rendered DOM of the page, and a screenshot saved as `<shot>.png`.
     fn render(&self, shot: &str, width: u32, dark: bool) -> Dom {
         let profile = self.dir.path().join(format!("profile-{shot}"));
-        let png = screenshot_dir().join(format!("{shot}.png"));
-        let _ = std::fs::remove_file(&png);
+        // Written in this case's temp dir, then copied out: concurrent runs never see each
+        // other's half-written files.
+        let png = self.dir.path().join(format!("{shot}.png"));
         let mut cmd = Command::new(chromium());
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -107,6 +108,8 @@ impl Served {
             "{} is a real PNG",
             png.display()
         );
+        let kept = screenshot_dir().join(format!("{shot}.png"));
+        std::fs::copy(&png, &kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
         Dom(dom)
     }
 }
