@@ -128,7 +128,18 @@ function basisLine(w, doc, now) {
     }
     return el("p", { class: "basis", text: local });
   }
-  return el("p", { class: "basis", text: "Based on " + localFigures(w) });
+  const basis = "Based on " + localFigures(w);
+  const cal = w.calibration;
+  if (cal && typeof cal.readings === "number" && cal.readings > 0) {
+    const ago = now.getTime() - new Date(cal.newestAt).getTime();
+    const readings = cal.readings === 1 ? "1 reading" : fmt.count(cal.readings) + " readings";
+    const newest = ago >= 0 ? ", newest " + fmt.duration(ago) + " ago" : "";
+    return el("p", { class: "basis" }, [
+      el("span", { class: "calibrated", text: "Estimate, calibrated from " + readings + newest }),
+      " \u00b7 " + basis,
+    ]);
+  }
+  return el("p", { class: "basis", text: basis });
 }
 
 const PACE_TEXT = {

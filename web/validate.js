@@ -138,6 +138,11 @@ function checkWindow(c, path, w) {
     }
     c.number(path + ".forecast.pctAtReset", f.pctAtReset, { nullable: true });
   }
+  if (w.calibration !== undefined && w.calibration !== null && c.object(path + ".calibration", w.calibration)) {
+    c.count(path + ".calibration.readings", w.calibration.readings, false);
+    c.time(path + ".calibration.newestAt", w.calibration.newestAt, {});
+    c.number(path + ".calibration.opusWeight", w.calibration.opusWeight, { min: 0 });
+  }
 }
 
 /**

@@ -350,6 +350,12 @@ fn live_mixed_and_estimate_files_show_their_sources() {
         "0%",
         &["Based on 22,713 tokens \u{b7} $0.015 at list price \u{b7} 2 messages"],
     );
+    dom.row("seven_day_opus").assert(
+        "Estimate",
+        "0%",
+        &["Estimate, calibrated from 12 readings, newest 3 h ago"],
+    );
+    assert!(!dom.row("seven_day_sonnet").0.contains("calibrated"));
 
     served.serve_fixture(Some("estimate.json"));
     let dom = served.render("estimate-390-dark", 390, true);
