@@ -284,10 +284,14 @@ fn token_counts(usage: &RawUsage) -> TokenCounts {
         match (usage.cache_creation_input_tokens, split) {
             (None, None) => (0, 0, 0),
             (Some(total), None) => (total, 0, 0),
-            // Only the split was logged: it is the total.
-            (None, Some((m5, h1))) => (m5.saturating_add(h1), m5, h1),
+            // Only the split was logged: it is the total. A sum past `u64::MAX` saturates, and
+            // the 5-minute part is then what is left, so that the parts still add up.
+            (None, Some((m5, h1))) => {
+                let total = m5.saturating_add(h1);
+                (total, total - h1, h1)
+            }
             (Some(total), Some((m5, h1))) => {
-                if m5.saturating_add(h1) == total {
+                if m5.checked_add(h1) == Some(total) {
                     (total, m5, h1)
                 } else {
                     // An inconsistent split: keep the total, trust the 1-hour part as far as it
@@ -435,6 +439,24 @@ mod tests {
             (t.cache_creation, t.cache_creation_5m, t.cache_creation_1h),
             (10, 0, 0)
         );
+        // Parts whose sum passes `u64::MAX` still add up to the (saturated) total.
+        let max = u64::MAX;
+        for split in [
+            format!(
+                r#"{{"cache_creation":{{"ephemeral_5m_input_tokens":{max},"ephemeral_1h_input_tokens":{max}}}}}"#
+            ),
+            format!(
+                r#"{{"cache_creation_input_tokens":{max},"cache_creation":{{"ephemeral_5m_input_tokens":{max},"ephemeral_1h_input_tokens":1}}}}"#
+            ),
+        ] {
+            let t = usage(&line(&split)).tokens;
+            assert_eq!(t.cache_creation, max, "{split}");
+            assert_eq!(
+                t.cache_creation_5m.checked_add(t.cache_creation_1h),
+                Some(max),
+                "{split}"
+            );
+        }
     }
 
     #[test]
