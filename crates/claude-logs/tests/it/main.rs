@@ -1,6 +1,7 @@
 //! Integration tests of `claude-logs`: transcript trees built in temp directories.
 
 mod discovery;
+mod hostile;
 mod lines;
 mod property;
 mod repo_fixtures;
