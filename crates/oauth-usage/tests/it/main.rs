@@ -6,5 +6,6 @@ mod common;
 mod credentials;
 mod endpoint;
 mod keychain;
+mod network_faults;
 mod secrets;
 mod version;
