@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use live_data_schema as wire;
 use oauth_usage::{AuthMode, Outcome, ReaderConfig, Severity, UsageReading};
-use usage_assembly::{ServerReading, ServerWindow};
+use usage_assembly::{CalibrationPoint, LocalUsage, ServerReading, ServerWindow, WindowId};
+use usage_ledger::StoredReading;
 
 /// The name of this program's folder in the state directory.
 pub(crate) const STATE_APP: &str = "aios-usage";
@@ -116,4 +117,35 @@ fn severity(s: Severity) -> &'static str {
         Severity::Warning => "warning",
         Severity::Critical => "critical",
     }
+}
+
+/// A calibration point as stored beside the ledger.
+pub(crate) fn point_to_stored(point: &CalibrationPoint) -> StoredReading {
+    StoredReading {
+        at: point.at,
+        window: point.window.as_str().to_owned(),
+        pct: point.pct,
+        resets_at: point.resets_at,
+        cost_opus: point.local.cost_opus,
+        cost_other: point.local.cost_other,
+        tokens: point.local.tokens,
+        messages: point.local.messages,
+    }
+}
+
+/// A stored reading as a calibration point; `None` for a window this version does not
+/// estimate.
+pub(crate) fn point_from_stored(stored: &StoredReading) -> Option<CalibrationPoint> {
+    Some(CalibrationPoint {
+        at: stored.at,
+        window: WindowId::from_id(&stored.window)?,
+        pct: stored.pct,
+        resets_at: stored.resets_at,
+        local: LocalUsage {
+            cost_opus: stored.cost_opus,
+            cost_other: stored.cost_other,
+            tokens: stored.tokens,
+            messages: stored.messages,
+        },
+    })
 }

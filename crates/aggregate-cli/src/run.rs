@@ -160,6 +160,35 @@ fn scan_transcripts(
     }
 }
 
+/// The readings to calibrate from: those stored beside the ledger, plus the points of a
+/// freshly fetched reading, which are stored for later runs. `--rescan` ignores the ledger,
+/// stored readings included.
+fn calibration_points(
+    args: &RunArgs,
+    settings: &Settings,
+    base: &AssemblyInput<'_>,
+    fresh: Option<(&usage_assembly::ServerReading, &oauth_usage::UsageReading)>,
+) -> Vec<usage_assembly::CalibrationPoint> {
+    let Some(dir) = state_dir(args).filter(|_| !args.rescan) else {
+        return Vec::new();
+    };
+    let mut points: Vec<usage_assembly::CalibrationPoint> =
+        usage_ledger::load_readings(&dir, &settings.roots)
+            .iter()
+            .filter_map(oauth::point_from_stored)
+            .collect();
+    if let Some((server, reading)) = fresh {
+        let new = usage_assembly::calibration_points(base, server, reading.fetched_at);
+        let stored: Vec<usage_ledger::StoredReading> =
+            new.iter().map(oauth::point_to_stored).collect();
+        if let Err(err) = usage_ledger::append_readings(&dir, &settings.roots, &stored) {
+            tracing::warn!(error = %err, "cannot store the reading for calibration");
+        }
+        points.extend(new);
+    }
+    points
+}
+
 /// A byte count for people: `812 B`, `1.2 kB`, `3.4 MB`, `1.1 GB`.
 fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
@@ -237,14 +266,21 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     }
 
     let server = reading.map(oauth::server_reading);
-    let input = AssemblyInput::new(
+    let base = AssemblyInput::new(
         &scan.events,
         settings.now,
         settings.timezone,
         plan,
         &settings.prices,
-    )
-    .with_reading(server.as_ref());
+    );
+    let fresh = outcome.as_ref().is_some_and(|o| !o.reused);
+    let points = calibration_points(
+        args,
+        &settings,
+        &base,
+        server.as_ref().zip(reading).filter(|_| fresh),
+    );
+    let input = base.with_reading(server.as_ref()).with_calibration(&points);
     let assembly = assemble(&input);
     let cx = convert::Context {
         generated_at: settings.now,

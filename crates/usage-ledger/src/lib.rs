@@ -58,7 +58,8 @@
 //!     request_id u128, input, output, cache_creation, cache_read, cache_5m, cache_1h` (u64).
 //!   - `4` forget: `file id u32`: drops the file and its records.
 //!   - `5` commit: `sequence u64`. Records take effect only at the commit that follows them.
-//!   - `6` reserved for authoritative server readings (not written by this version). Records
+//!   - `6` reserved (authoritative readings are kept in a file of their own beside the ledger,
+//!     see [`load_readings`], so that appending one never contends with a scan). Records
 //!     of unknown kinds are kept and carried over by compaction; a change that older readers
 //!     must not ignore takes a new format version.
 //!
@@ -76,7 +77,12 @@
 mod crc;
 mod format;
 mod incremental;
+mod readings;
 mod store;
+
+pub use readings::{
+    KEEP_READINGS, MAX_READINGS, StoredReading, append_readings, load_readings, readings_path,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `aggregate` binary in a temp dir with a cleared environment.
 
 mod browser;
+mod calibration;
 mod canary;
 mod cli_errors;
 mod faults;

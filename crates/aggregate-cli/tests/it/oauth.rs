@@ -70,24 +70,37 @@ impl Setup {
 
     /// `aggregate run` over the fixtures against `base_url`, at `now`.
     pub(crate) fn command_at(&self, base_url: &str, now: &str) -> std::process::Command {
+        self.command_with_roots(
+            base_url,
+            now,
+            &[fixture_root("root-a"), fixture_root("root-b")],
+        )
+    }
+
+    /// `aggregate run` over `roots` against `base_url`, at `now`.
+    pub(crate) fn command_with_roots(
+        &self,
+        base_url: &str,
+        now: &str,
+        roots: &[PathBuf],
+    ) -> std::process::Command {
         let mut cmd = aggregate(self.path(), self.path());
         cmd.env("CLAUDE_CONFIG_DIR", self.path().join("config"))
             .env("PATH", self.path().join("bin"))
-            .arg("run")
-            .arg("--claude-dir")
-            .arg(fixture_root("root-a"))
-            .arg("--claude-dir")
-            .arg(fixture_root("root-b"))
-            .args([
-                "--now",
-                now,
-                "--timezone",
-                "UTC",
-                "--oauth-base-url",
-                base_url,
-            ])
-            .arg("--state-dir")
-            .arg(self.path().join("state"));
+            .arg("run");
+        for root in roots {
+            cmd.arg("--claude-dir").arg(root);
+        }
+        cmd.args([
+            "--now",
+            now,
+            "--timezone",
+            "UTC",
+            "--oauth-base-url",
+            base_url,
+        ])
+        .arg("--state-dir")
+        .arg(self.path().join("state"));
         cmd
     }
 }
