@@ -2,12 +2,16 @@
 //!
 //! - `schema [--check]`: writes `schema/live-data.schema.json` from the contract types, or
 //!   fails when the committed file differs.
+//! - `bench [--size 1GiB] [--dir DIR] [--keep] [--ccusage PATH] [--install-ccusage] ...`:
+//!   times `aggregate run` (cold, warm, warm after an append) against ccusage on a
+//!   deterministic synthetic corpus and compares their daily totals (see `BENCHMARKS.md`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 #[cfg(test)]
 mod tidy;
 
@@ -30,6 +34,8 @@ fn run() -> Result<()> {
     match args.as_slice() {
         ["schema"] => schema(false),
         ["schema", "--check"] => schema(true),
+        ["bench", rest @ ..] => bench::main(rest),
+        ["__measure", rest @ ..] => bench::measure_intermediate(rest),
         [] | ["help"] | ["--help"] | ["-h"] => {
             print_help();
             Ok(())
@@ -44,7 +50,8 @@ fn print_help() {
         "cargo xtask <command>\n\n\
          commands:\n  \
          schema            write schema/live-data.schema.json from the contract types\n  \
-         schema --check    fail if the committed schema differs from the types"
+         schema --check    fail if the committed schema differs from the types\n  \
+         bench [FLAGS]     benchmark aggregate run against ccusage (`cargo xtask bench --help`)"
     );
 }
 
