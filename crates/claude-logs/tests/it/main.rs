@@ -3,6 +3,7 @@
 mod discovery;
 mod hostile;
 mod lines;
+mod peer_differences;
 mod property;
 mod repo_fixtures;
 mod scanning;
