@@ -4,6 +4,7 @@
 //! so decoding is a bounds check and a few loads per field.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -95,7 +96,12 @@ impl Strings {
         self.list.len()
     }
 
-    fn get(&self, id: u32) -> Option<&Arc<str>> {
+    /// The id of `s`, when it is in the table.
+    pub(crate) fn id(&self, s: &str) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+
+    pub(crate) fn get(&self, id: u32) -> Option<&Arc<str>> {
         self.list.get(id as usize)
     }
 
@@ -132,12 +138,15 @@ impl Strings {
 }
 
 /// One transcript file and the usage records it holds (compacted per read, see
-/// `Dedup::into_compact_records`).
+/// `Dedup::into_compact_records`): decoded in `records`, or still encoded in the ledger's
+/// bytes (`frames`, decoded only when needed).
 #[derive(Debug, Default)]
 pub(crate) struct Entry {
     /// `None` only while a transaction is being replayed.
     pub(crate) state: Option<FileState>,
     pub(crate) records: Vec<Record>,
+    /// Whole `EVENTS` frames in `State::bytes`, with their record counts.
+    pub(crate) frames: Vec<(Range<usize>, usize)>,
 }
 
 /// The ledger's content.
@@ -151,6 +160,13 @@ pub(crate) struct State {
     pub(crate) opaque: Vec<(u8, Vec<u8>)>,
     /// The sequence number of the last commit.
     pub(crate) seq: u64,
+    /// Identifies one ledger file: new at each rebuild and compaction.
+    pub(crate) ledger_id: u64,
+    /// The ledger file as loaded (where `frames` point), cut after the last commit.
+    pub(crate) bytes: Vec<u8>,
+    /// `EVENTS` frames ending at or before this offset were not checksummed at load (an
+    /// earlier run did); they are when decoded.
+    pub(crate) trusted: usize,
 }
 
 /// A change to the state, as written in one record.
@@ -158,6 +174,7 @@ pub(crate) struct State {
 pub(crate) enum Op {
     File(u32, Box<FileState>),
     Events(u32, Vec<Record>),
+    Frame(u32, Range<usize>, usize),
     Forget(u32),
     Opaque(u8, Vec<u8>),
 }
@@ -172,6 +189,14 @@ impl State {
             Op::Events(id, records) => {
                 self.next_file = self.next_file.max(id.saturating_add(1));
                 self.files.entry(id).or_default().records.extend(records);
+            }
+            Op::Frame(id, range, count) => {
+                self.next_file = self.next_file.max(id.saturating_add(1));
+                self.files
+                    .entry(id)
+                    .or_default()
+                    .frames
+                    .push((range, count));
             }
             Op::Forget(id) => {
                 self.files.remove(&id);
@@ -196,14 +221,39 @@ impl State {
                 .as_ref()
                 .map_or(0, |s| path_bytes(&s.path).len());
             total += (FRAME_OVERHEAD + FILE_FIXED_BYTES + path) as u64;
-            total += (entry.records.len() * EVENT_BYTES) as u64;
-            let frames = entry.records.len().div_ceil(EVENTS_PER_FRAME);
+            let records = entry.records.len() + entry.frames.iter().map(|f| f.1).sum::<usize>();
+            total += (records * EVENT_BYTES) as u64;
+            let frames = records.div_ceil(EVENTS_PER_FRAME);
             total += (frames * (FRAME_OVERHEAD + 8)) as u64;
         }
         for (_, payload) in &self.opaque {
             total += (FRAME_OVERHEAD + payload.len()) as u64;
         }
         total + (FRAME_OVERHEAD + 8) as u64
+    }
+
+    /// Decodes every file's `frames` into its `records`. A frame that fails its checksum or
+    /// does not decode is dropped with a warning; returns how many were.
+    pub(crate) fn materialize(&mut self) -> usize {
+        let mut failed = 0;
+        for entry in self.files.values_mut() {
+            for (range, _) in std::mem::take(&mut entry.frames) {
+                let decoded = frame_at(&self.bytes, range.start)
+                    .filter(|&(kind, _, end)| kind == KIND_EVENTS && end == range.end)
+                    .and_then(|(_, payload, _)| decode_events(payload, &self.strings));
+                match decoded {
+                    Some((_, records)) => entry.records.extend(records),
+                    None => failed += 1,
+                }
+            }
+        }
+        if failed > 0 {
+            tracing::warn!(
+                frames = failed,
+                "dropping damaged records from the usage ledger"
+            );
+        }
+        failed
     }
 }
 
@@ -230,14 +280,15 @@ pub(crate) struct Replayed {
 }
 
 pub(crate) fn header_len(roots: &[u8]) -> usize {
-    8 + 4 + 4 + roots.len() + 4
+    8 + 4 + 8 + 4 + roots.len() + 4
 }
 
 /// Encodes the header for a ledger of `roots`.
-pub(crate) fn header(roots: &[u8]) -> Vec<u8> {
+pub(crate) fn header(roots: &[u8], ledger_id: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(header_len(roots));
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&ledger_id.to_le_bytes());
     out.extend_from_slice(&(roots.len() as u32).to_le_bytes());
     out.extend_from_slice(roots);
     let crc = crc32(&out);
@@ -245,14 +296,19 @@ pub(crate) fn header(roots: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Checks the header; returns its length.
-fn check_header(bytes: &[u8], roots: &[u8]) -> Result<usize, HeaderProblem> {
-    if bytes.len() < 16 || bytes[..8] != MAGIC {
+/// A ledger file's id, if it has a well-formed header.
+pub(crate) fn ledger_id_of(bytes: &[u8]) -> Option<u64> {
+    (bytes.len() >= 24 && bytes[..8] == MAGIC).then(|| u64_at(bytes, 12))
+}
+
+/// Checks the header; returns its length and the ledger id.
+fn check_header(bytes: &[u8], roots: &[u8]) -> Result<(usize, u64), HeaderProblem> {
+    if bytes.len() < 24 || bytes[..8] != MAGIC {
         return Err(HeaderProblem::Damaged);
     }
     let version = u32_at(bytes, 8);
-    let roots_len = u32_at(bytes, 12) as usize;
-    let len = 16usize
+    let roots_len = u32_at(bytes, 20) as usize;
+    let len = 24usize
         .checked_add(roots_len)
         .and_then(|n| n.checked_add(4))
         .filter(|&n| n <= bytes.len())
@@ -263,22 +319,32 @@ fn check_header(bytes: &[u8], roots: &[u8]) -> Result<usize, HeaderProblem> {
     if version != VERSION {
         return Err(HeaderProblem::Version(version));
     }
-    if &bytes[16..16 + roots_len] != roots {
+    if &bytes[24..24 + roots_len] != roots {
         return Err(HeaderProblem::Roots);
     }
-    Ok(len)
+    Ok((len, u64_at(bytes, 12)))
 }
 
 /// Reads a whole ledger file: the header, then every transaction up to the last complete one.
-pub(crate) fn replay(bytes: &[u8], roots: &[u8]) -> Result<Replayed, HeaderProblem> {
-    let mut pos = check_header(bytes, roots)?;
-    let mut state = State::default();
+/// `EVENTS` frames are not decoded (see `State::materialize`); those that end within
+/// `trusted` bytes are not checksummed either.
+pub(crate) fn replay(
+    bytes: Vec<u8>,
+    roots: &[u8],
+    trusted: usize,
+) -> Result<Replayed, HeaderProblem> {
+    let (mut pos, ledger_id) = check_header(&bytes, roots)?;
+    let mut state = State {
+        ledger_id,
+        trusted,
+        ..State::default()
+    };
     let mut valid_len = pos;
     let mut pending: Vec<Op> = Vec::new();
     let mut strings_at_commit = 0;
     let mut damaged = false;
     while pos < bytes.len() {
-        let Some((kind, payload, next)) = frame_at(bytes, pos) else {
+        let Some((kind, payload, next)) = frame_within(&bytes, pos, trusted) else {
             damaged = true;
             break;
         };
@@ -291,9 +357,7 @@ pub(crate) fn replay(bytes: &[u8], roots: &[u8]) -> Result<Replayed, HeaderProbl
                 Err(_) => None,
             },
             KIND_FILE => decode_file(payload).map(|(id, fs)| Some(Op::File(id, Box::new(fs)))),
-            KIND_EVENTS => {
-                decode_events(payload, &state.strings).map(|(id, rs)| Some(Op::Events(id, rs)))
-            }
+            KIND_EVENTS => events_shape(payload).map(|(id, n)| Some(Op::Frame(id, pos..next, n))),
             KIND_FORGET => (payload.len() == 4).then(|| Some(Op::Forget(u32_at(payload, 0)))),
             KIND_COMMIT => {
                 if payload.len() != 8 {
@@ -323,6 +387,8 @@ pub(crate) fn replay(bytes: &[u8], roots: &[u8]) -> Result<Replayed, HeaderProbl
     state.strings.truncate(strings_at_commit);
     // A file without a state record cannot be resumed: its records would be counted again.
     state.files.retain(|_, entry| entry.state.is_some());
+    state.bytes = bytes;
+    state.bytes.truncate(valid_len);
     Ok(Replayed {
         state,
         valid_len,
@@ -333,6 +399,12 @@ pub(crate) fn replay(bytes: &[u8], roots: &[u8]) -> Result<Replayed, HeaderProbl
 /// The frame at `pos`: its kind, payload and the position after it; `None` when it is cut
 /// short or its checksum does not match.
 fn frame_at(bytes: &[u8], pos: usize) -> Option<(u8, &[u8], usize)> {
+    frame_within(bytes, pos, 0)
+}
+
+/// `frame_at`, except that an `EVENTS` frame that ends within `trusted` bytes is not
+/// checksummed.
+fn frame_within(bytes: &[u8], pos: usize, trusted: usize) -> Option<(u8, &[u8], usize)> {
     let head = bytes.get(pos..pos + 5)?;
     let len = u32_at(head, 0) as usize;
     if len > MAX_PAYLOAD {
@@ -341,6 +413,9 @@ fn frame_at(bytes: &[u8], pos: usize) -> Option<(u8, &[u8], usize)> {
     let end = pos + 5 + len;
     let payload = bytes.get(pos + 5..end)?;
     let stored = bytes.get(end..end + 4)?;
+    if head[4] == KIND_EVENTS && end + 4 <= trusted {
+        return Some((head[4], payload, end + 4));
+    }
     let mut crc = Crc32::new();
     crc.update(head);
     crc.update(payload);
@@ -445,16 +520,18 @@ fn decode_file(p: &[u8]) -> Option<(u32, FileState)> {
     (u64::from(state.fp_len) <= FINGERPRINT_BYTES).then_some((id, state))
 }
 
-fn decode_events(p: &[u8], strings: &Strings) -> Option<(u32, Vec<Record>)> {
+/// The file id and record count of an `EVENTS` payload of the right size.
+fn events_shape(p: &[u8]) -> Option<(u32, usize)> {
     if p.len() < 8 {
         return None;
     }
-    let id = u32_at(p, 0);
     let count = u32_at(p, 4) as usize;
+    (p.len() - 8 == count.checked_mul(EVENT_BYTES)?).then(|| (u32_at(p, 0), count))
+}
+
+fn decode_events(p: &[u8], strings: &Strings) -> Option<(u32, Vec<Record>)> {
+    let (id, count) = events_shape(p)?;
     let body = &p[8..];
-    if body.len() != count.checked_mul(EVENT_BYTES)? {
-        return None;
-    }
     let mut records = Vec::with_capacity(count);
     for b in body.chunks_exact(EVENT_BYTES) {
         records.push(decode_event(b, strings)?);
@@ -462,7 +539,8 @@ fn decode_events(p: &[u8], strings: &Strings) -> Option<(u32, Vec<Record>)> {
     Some((id, records))
 }
 
-fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
+/// Decodes one usage record (`EVENT_BYTES` bytes).
+pub(crate) fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
     let optional = |id: u32| -> Option<Option<Arc<str>>> {
         if id == NO_STRING {
             Some(None)
@@ -598,7 +676,8 @@ impl Writer {
     }
 }
 
-fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32, session: u32) {
+/// Encodes one usage record with the ids of its strings.
+pub(crate) fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32, session: u32) {
     let e = &r.event;
     out.extend_from_slice(&e.timestamp.timestamp().to_le_bytes());
     out.extend_from_slice(&e.timestamp.timestamp_subsec_nanos().to_le_bytes());
@@ -638,12 +717,14 @@ fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32, session: u
     }
 }
 
-/// The whole state as a fresh ledger file: header, then one transaction holding every string
-/// in use, every file's records (compacted per file) followed by its state, and the records
-/// of unknown kinds.
+/// The whole state as a fresh ledger file with a new id: header, then one transaction holding
+/// every string in use, every file's records (compacted per file) followed by its state, and
+/// the records of unknown kinds. `State::materialize` must have run.
 pub(crate) fn snapshot(state: &mut State, roots: &[u8]) -> Vec<u8> {
+    debug_assert!(state.files.values().all(|e| e.frames.is_empty()));
+    state.ledger_id = new_ledger_id();
     let mut w = Writer::new();
-    w.raw(&header(roots));
+    w.raw(&header(roots, state.ledger_id));
     let mut strings = Strings::default();
     for (&id, entry) in &mut state.files {
         let Some(file) = &entry.state else { continue };
@@ -660,7 +741,19 @@ pub(crate) fn snapshot(state: &mut State, roots: &[u8]) -> Vec<u8> {
     }
     w.commit(state.seq);
     state.strings = strings;
+    state.trusted = 0;
     w.buf
+}
+
+/// An id for a new ledger file: the clock and the process id, hashed.
+fn new_ledger_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut seed = [0u8; 20];
+    seed[..16].copy_from_slice(&nanos.to_le_bytes());
+    seed[16..].copy_from_slice(&std::process::id().to_le_bytes());
+    claude_logs::fnv1a_128(&seed) as u64
 }
 
 #[cfg(test)]
@@ -735,18 +828,20 @@ mod tests {
         let roots = b"/r";
         let mut strings = Strings::default();
         let mut w = Writer::new();
-        w.raw(&header(roots));
+        w.raw(&header(roots, 5));
         let mut records: Vec<Record> = (0..20).map(|i| record(i, Some("/w/app"))).collect();
         records.push(record(21, None));
         let want = records.clone();
         w.events(3, &mut records, &mut strings);
         w.file(3, &file_state("/r/projects/a.jsonl"));
         w.commit(9);
-        let replayed = replay(&w.buf, roots).unwrap();
+        let mut replayed = replay(w.buf.clone(), roots, 0).unwrap();
         assert_eq!(replayed.valid_len, w.buf.len());
         assert!(!replayed.damaged);
         assert_eq!(replayed.state.seq, 9);
+        assert_eq!(replayed.state.ledger_id, 5);
         assert_eq!(replayed.state.next_file, 4);
+        assert_eq!(replayed.state.materialize(), 0);
         let entry = &replayed.state.files[&3];
         assert_eq!(entry.records, want);
         assert_eq!(
@@ -761,16 +856,17 @@ mod tests {
         let roots = b"/r";
         let mut strings = Strings::default();
         let mut w = Writer::new();
-        w.raw(&header(roots));
+        w.raw(&header(roots, 5));
         w.events(0, &mut [record(1, Some("/a"))], &mut strings);
         w.file(0, &file_state("/a"));
         w.commit(1);
         let committed = w.buf.len();
         w.events(0, &mut [record(2, Some("/b"))], &mut strings);
         w.forget(0);
-        let replayed = replay(&w.buf, roots).unwrap();
+        let mut replayed = replay(w.buf.clone(), roots, 0).unwrap();
         assert_eq!(replayed.valid_len, committed);
         assert!(!replayed.damaged);
+        replayed.state.materialize();
         assert_eq!(replayed.state.files[&0].records.len(), 1);
         // The string of the dropped transaction is gone too.
         assert_eq!(replayed.state.strings.len(), 2);
@@ -779,37 +875,43 @@ mod tests {
     #[test]
     fn header_problems() {
         let roots = b"/r";
-        let good = header(roots);
+        let good = header(roots, 5);
         assert_eq!(
-            replay(&good[..10], roots).unwrap_err(),
+            replay(good[..10].to_vec(), roots, 0).unwrap_err(),
             HeaderProblem::Damaged
         );
         let mut magic = good.clone();
         magic[0] = b'X';
-        assert_eq!(replay(&magic, roots).unwrap_err(), HeaderProblem::Damaged);
-        assert_eq!(replay(&good, b"/other").unwrap_err(), HeaderProblem::Roots);
+        assert_eq!(replay(magic, roots, 0).unwrap_err(), HeaderProblem::Damaged);
+        assert_eq!(
+            replay(good.clone(), b"/other", 0).unwrap_err(),
+            HeaderProblem::Roots
+        );
         let mut old = good[..good.len() - 4].to_vec();
         old[8..12].copy_from_slice(&0u32.to_le_bytes());
         let crc = crc32(&old);
         old.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(replay(&old, roots).unwrap_err(), HeaderProblem::Version(0));
+        assert_eq!(
+            replay(old, roots, 0).unwrap_err(),
+            HeaderProblem::Version(0)
+        );
     }
 
     #[test]
     fn unknown_kinds_are_kept() {
         let roots = b"/r";
         let mut w = Writer::new();
-        w.raw(&header(roots));
+        w.raw(&header(roots, 5));
         w.opaque(KIND_READING, b"future");
         w.commit(1);
-        let mut replayed = replay(&w.buf, roots).unwrap();
+        let mut replayed = replay(w.buf.clone(), roots, 0).unwrap();
         assert_eq!(
             replayed.state.opaque,
             vec![(KIND_READING, b"future".to_vec())]
         );
         let again = snapshot(&mut replayed.state, roots);
         assert_eq!(
-            replay(&again, roots).unwrap().state.opaque,
+            replay(again, roots, 0).unwrap().state.opaque,
             vec![(KIND_READING, b"future".to_vec())]
         );
     }

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
-    Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, discover, fnv1a_128, read_source,
+    Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, compare_events, discover,
+    fnv1a_128, read_source,
 };
 
+use crate::cache::{self, Key};
 use crate::format::{FINGERPRINT_BYTES, FileState, Identity, Op, State, Writer, snapshot};
 use crate::store::{self, Location, Sink};
 use crate::{IncrementalScan, LedgerError, LedgerOptions, LedgerStats};
@@ -84,11 +86,22 @@ pub(crate) fn run(
         source,
     })?;
     let _lock = store::lock(&loc.lock, ledger_options.lock_timeout)?;
+    let cached = cache::read(&loc.kept);
     let store::Loaded {
         mut state,
         sink,
         rebuilt,
-    } = store::load(&loc);
+    } = store::load(
+        &loc,
+        cached.as_ref().map(|c| (c.key.ledger_id, c.key.ledger_len)),
+    );
+    let loaded_key = Key {
+        ledger_id: state.ledger_id,
+        seq: state.seq,
+        ledger_len: state.bytes.len() as u64,
+    };
+    let cache_matches =
+        matches!(sink, Sink::Append { .. }) && cached.as_ref().is_some_and(|c| c.key == loaded_key);
     let discovery = discover(roots);
 
     // Plan: which files are unchanged, which must be read, which entries were displaced.
@@ -180,6 +193,9 @@ pub(crate) fn run(
         ..LedgerStats::default()
     };
     let mut resumed_ids: HashSet<u32> = HashSet::new();
+    // Records added by this run, and whether any were removed.
+    let mut added: Vec<Record> = Vec::new();
+    let mut removed = false;
     for (job, result) in jobs.iter().zip(results) {
         let done = match result {
             Ok(done) => done,
@@ -208,12 +224,16 @@ pub(crate) fn run(
                 if let Some((old, _)) = prior.as_ref().filter(|_| job.same_path) {
                     w.forget(*old);
                     state.apply(Op::Forget(*old));
+                    removed = true;
                 }
                 (state.allocate(), None)
             }
         };
         if !records.is_empty() {
             w.events(id, &mut records, &mut state.strings);
+            if cache_matches && !removed {
+                added.extend(records.iter().cloned());
+            }
             state.apply(Op::Events(id, records));
         }
         if before != Some(&file) {
@@ -226,6 +246,7 @@ pub(crate) fn run(
         if !resumed_ids.contains(&id) && state.files.contains_key(&id) {
             w.forget(id);
             state.apply(Op::Forget(id));
+            removed = true;
         }
     }
 
@@ -235,14 +256,64 @@ pub(crate) fn run(
         state.seq += 1;
         w.commit(state.seq);
     }
-    stats.saved = save(&loc, sink, &mut state, &w.buf, ledger_options, &mut stats);
+    let fast = cache_matches && !removed;
+    let compact = match &sink {
+        Sink::Append { len, .. } if changed => {
+            let log = len + w.buf.len() as u64;
+            log > ledger_options.compact_min_bytes
+                && log
+                    > state
+                        .live_bytes(&loc.roots)
+                        .saturating_mul(ledger_options.compact_ratio)
+        }
+        Sink::Fresh => true,
+        _ => false,
+    };
+    if compact || !fast {
+        state.materialize();
+    }
+    stats.compacted = compact && matches!(sink, Sink::Append { .. });
+    let saved = save(&loc, sink, &mut state, &w.buf, compact);
+    stats.saved = saved.is_some();
+
+    // The kept records: from the cache plus what is new, or from every file's records.
+    let from_cache = if fast {
+        cached
+            .as_ref()
+            .and_then(|c| c.records(&state.strings))
+            .map(|records| merge(records, added))
+    } else {
+        None
+    };
+    let kept = match from_cache {
+        Some(kept) => kept,
+        None => {
+            state.materialize();
+            let mut dedup = Dedup::new();
+            for entry in state.files.values_mut() {
+                dedup.extend(std::mem::take(&mut entry.records));
+            }
+            let mut kept = dedup.into_compact_records();
+            kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+            kept
+        }
+    };
+    if let Some(key) = saved.filter(|&key| !(fast && key == loaded_key))
+        && let Err(e) = cache::write(&loc.kept, key, &kept, &state.strings)
+    {
+        tracing::debug!(error = %e, "cannot write the kept-records cache");
+        cache::remove(&loc.kept);
+    }
 
     // Count.
     present.sort_unstable();
     present.dedup();
     let mut scan = ScanStats::default();
-    for id in &present {
-        if let Some(file) = state.files.get(id).and_then(|e| e.state.as_ref()) {
+    let mut usage_lines = 0u64;
+    for (id, entry) in &state.files {
+        let Some(file) = &entry.state else { continue };
+        usage_lines += file.committed.usage_lines + file.unconsumed.usage_lines;
+        if present.binary_search(id).is_ok() {
             let mut counts = file.committed;
             counts.add(&file.unconsumed);
             scan.add_file(&counts);
@@ -250,53 +321,74 @@ pub(crate) fn run(
     }
     scan.unreadable_files = unreadable;
     stats.files_history = state.files.len().saturating_sub(present.len()) as u64;
-    let mut usage_lines = 0u64;
-    let mut dedup = Dedup::new();
-    for entry in state.files.values_mut() {
-        if let Some(file) = &entry.state {
-            usage_lines += file.committed.usage_lines + file.unconsumed.usage_lines;
-        }
-        dedup.extend(std::mem::take(&mut entry.records));
-    }
-    scan.events = dedup.len() as u64;
+    scan.events = kept.len() as u64;
     scan.duplicate_lines = usage_lines.saturating_sub(scan.events);
     stats.events_total = scan.events;
     Ok(IncrementalScan {
         discovery,
-        events: dedup.into_events(),
+        events: kept.into_iter().map(|r| r.event).collect(),
         stats: scan,
         ledger: stats,
     })
 }
 
-/// Writes this run's transaction `txn` (or the whole state); returns whether the ledger is
-/// up to date on disk.
-fn save(
-    loc: &Location,
-    sink: Sink,
-    state: &mut State,
-    txn: &[u8],
-    options: &LedgerOptions,
-    stats: &mut LedgerStats,
-) -> bool {
-    let result = match sink {
-        Sink::Nowhere => return false,
-        Sink::Append { .. } if txn.is_empty() => return true,
-        Sink::Append { mut file, len } => {
-            let log = len + txn.len() as u64;
-            let live = state.live_bytes(&loc.roots);
-            if log > options.compact_min_bytes && log > live.saturating_mul(options.compact_ratio) {
-                stats.compacted = true;
-                tracing::debug!(log, live, "compacting the usage ledger");
-                store::replace(loc, &snapshot(state, &loc.roots))
-            } else {
-                store::append(&mut file, len, txn)
-            }
+/// `cached` (kept records, sorted) with `added` records deduplicated into it, sorted.
+///
+/// Only responses sharing a `message.id` with an added record can change, so only those are
+/// deduplicated again; the rest stays as it is.
+fn merge(cached: Vec<Record>, added: Vec<Record>) -> Vec<Record> {
+    if added.is_empty() {
+        return cached;
+    }
+    let ids: HashSet<u128> = added
+        .iter()
+        .filter_map(|r| r.key.map(|k| k.message_id))
+        .collect();
+    let mut rest = Vec::with_capacity(cached.len());
+    let mut dedup = Dedup::new();
+    for record in cached {
+        if record.key.is_some_and(|k| ids.contains(&k.message_id)) {
+            dedup.insert(record);
+        } else {
+            rest.push(record);
         }
-        Sink::Fresh => store::replace(loc, &snapshot(state, &loc.roots)),
+    }
+    dedup.extend(added);
+    let mut changed = dedup.into_compact_records();
+    changed.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+    let mut out = Vec::with_capacity(rest.len() + changed.len());
+    let mut rest = rest.into_iter().peekable();
+    for record in changed {
+        while let Some(r) = rest.next_if(|r| compare_events(&r.event, &record.event).is_le()) {
+            out.push(r);
+        }
+        out.push(record);
+    }
+    out.extend(rest);
+    out
+}
+
+/// Writes this run's transaction `txn`, or the whole state when `compact`; returns the
+/// ledger state now on disk, or `None` when it could not be written (or may not be).
+fn save(loc: &Location, sink: Sink, state: &mut State, txn: &[u8], compact: bool) -> Option<Key> {
+    let key = |state: &State, len: u64| Key {
+        ledger_id: state.ledger_id,
+        seq: state.seq,
+        ledger_len: len,
+    };
+    let result = match sink {
+        Sink::Nowhere => return None,
+        Sink::Append { len, .. } if txn.is_empty() => return Some(key(state, len)),
+        Sink::Append { mut file, len } if !compact => {
+            store::append(&mut file, len, txn).map(|()| key(state, len + txn.len() as u64))
+        }
+        Sink::Append { .. } | Sink::Fresh => {
+            let bytes = snapshot(state, &loc.roots);
+            store::replace(loc, &bytes).map(|()| key(state, bytes.len() as u64))
+        }
     };
     match result {
-        Ok(()) => true,
+        Ok(key) => Some(key),
         Err(e) => {
             tracing::warn!(
                 path = %loc.ledger.display(),
@@ -304,7 +396,7 @@ fn save(
                 "cannot write the usage ledger; this run's figures are right, the next run \
                  reads the same transcripts again"
             );
-            false
+            None
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Location {
     pub(crate) lock: PathBuf,
     pub(crate) temp: PathBuf,
     pub(crate) aside: PathBuf,
+    /// The cache of the kept records.
+    pub(crate) kept: PathBuf,
     /// The normalized roots, as written in the header.
     pub(crate) roots: Vec<u8>,
 }
@@ -31,6 +33,7 @@ impl Location {
             lock: name("lock"),
             temp: name("tmp"),
             aside: name("bad"),
+            kept: name("kept"),
             roots,
         }
     }
@@ -146,8 +149,10 @@ pub(crate) struct Loaded {
 }
 
 /// Loads the ledger at `loc`. Never fails: a ledger that cannot be used is moved aside and
-/// rebuilt (with a warning); a torn or damaged tail is cut off.
-pub(crate) fn load(loc: &Location) -> Loaded {
+/// rebuilt (with a warning); a torn or damaged tail is cut off. `verified`: the id of a ledger
+/// and a length up to which an earlier run checked it (its records are then not checksummed
+/// again).
+pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
     let fresh = |rebuilt| Loaded {
         state: State::default(),
         sink: Sink::Fresh,
@@ -162,11 +167,16 @@ pub(crate) fn load(loc: &Location) -> Loaded {
     if let Err(e) = file.read_to_end(&mut bytes) {
         return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
     }
+    let len = bytes.len();
+    let trusted = match (verified, format::ledger_id_of(&bytes)) {
+        (Some((id, upto)), Some(file_id)) if id == file_id && upto <= len as u64 => upto as usize,
+        _ => 0,
+    };
     let Replayed {
         state,
         valid_len,
         damaged,
-    } = match format::replay(&bytes, &loc.roots) {
+    } = match format::replay(bytes, &loc.roots, trusted) {
         Ok(replayed) => replayed,
         Err(HeaderProblem::Damaged) => return rebuild(loc, RebuildReason::Damaged),
         Err(HeaderProblem::Roots) => return rebuild(loc, RebuildReason::OtherRoots),
@@ -185,8 +195,8 @@ pub(crate) fn load(loc: &Location) -> Loaded {
         }
         Err(HeaderProblem::Version(v)) => return rebuild(loc, RebuildReason::OldVersion(v)),
     };
-    if valid_len < bytes.len() {
-        let dropped = bytes.len() - valid_len;
+    if valid_len < len {
+        let dropped = len - valid_len;
         if damaged {
             tracing::warn!(
                 path = %loc.ledger.display(),

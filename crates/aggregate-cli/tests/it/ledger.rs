@@ -194,8 +194,8 @@ fn rescan_does_not_create_a_ledger() {
 
 /// Offsets of every record boundary of a ledger file (see the usage-ledger format).
 fn boundaries(bytes: &[u8]) -> Vec<usize> {
-    let roots_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let mut pos = 16 + roots_len + 4;
+    let roots_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let mut pos = 24 + roots_len + 4;
     let mut out = vec![pos];
     while pos < bytes.len() {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;

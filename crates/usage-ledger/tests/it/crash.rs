@@ -41,8 +41,8 @@ fn three_runs() -> Tree {
 
 /// Offsets of the header end and of every record boundary.
 fn boundaries(bytes: &[u8]) -> Vec<usize> {
-    let roots_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let mut pos = 16 + roots_len + 4;
+    let roots_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let mut pos = 24 + roots_len + 4;
     let mut out = vec![pos];
     while pos < bytes.len() {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
@@ -186,4 +186,56 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !c
+}
+
+/// Copies the ledger and its cache of kept records into a fresh state dir, `ledger` cut at
+/// `cut`, and runs.
+fn run_with_cache(tree: &Tree, state: &Path, cut: usize, kept: &[u8]) -> IncrementalScan {
+    let good = std::fs::read(tree.ledger()).unwrap();
+    let path = usage_ledger::ledger_path(state, &tree.roots());
+    std::fs::create_dir_all(state).unwrap();
+    std::fs::write(&path, &good[..cut]).unwrap();
+    std::fs::write(path.with_extension("kept"), kept).unwrap();
+    scan_incremental(state, &tree.roots(), &options()).unwrap()
+}
+
+#[test]
+fn a_cut_ledger_with_a_newer_cache_beside_it() {
+    let tree = three_runs();
+    let good = std::fs::read(tree.ledger()).unwrap();
+    let kept = std::fs::read(tree.ledger().with_extension("kept")).unwrap();
+    for (i, cut) in boundaries(&good).into_iter().enumerate() {
+        let state = tree.dir.path().join(format!("c{i}"));
+        let run = run_with_cache(&tree, &state, cut, &kept);
+        tree.assert_parity(&run);
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+}
+
+#[test]
+fn a_damaged_or_foreign_cache_is_not_used() {
+    let tree = three_runs();
+    let good = std::fs::read(tree.ledger()).unwrap();
+    let kept = std::fs::read(tree.ledger().with_extension("kept")).unwrap();
+    let mut flipped = kept.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x10;
+    let mut foreign = kept.clone();
+    foreign[12] ^= 1;
+    for (i, bad) in [
+        flipped,
+        foreign,
+        kept[..kept.len() - 1].to_vec(),
+        Vec::new(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let state = tree.dir.path().join(format!("k{i}"));
+        let run = run_with_cache(&tree, &state, good.len(), &bad);
+        tree.assert_parity(&run);
+        // The cache is right again for the next run.
+        let again = scan_incremental(&state, &tree.roots(), &options()).unwrap();
+        tree.assert_parity(&again);
+    }
 }
