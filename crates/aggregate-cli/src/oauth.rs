@@ -13,6 +13,9 @@ use usage_ledger::StoredReading;
 /// The name of this program's folder in the state directory.
 pub(crate) const STATE_APP: &str = "aios-usage";
 
+/// How much sooner than the run's budget the reader itself gives up.
+const READER_MARGIN: Duration = Duration::from_millis(300);
+
 /// A read in flight on its own thread.
 pub(crate) struct Pending {
     receiver: mpsc::Receiver<Outcome>,
@@ -20,9 +23,11 @@ pub(crate) struct Pending {
 }
 
 /// Starts the read on a thread of its own, so that it runs while the transcripts are scanned.
-pub(crate) fn spawn(config: ReaderConfig, now: DateTime<Utc>) -> Pending {
-    // The reader bounds itself by `budget`; the extra half second covers runtime start-up.
-    let deadline = Instant::now() + config.budget + Duration::from_millis(500);
+pub(crate) fn spawn(mut config: ReaderConfig, now: DateTime<Utc>) -> Pending {
+    // The run waits at most `budget` for the reading. The reader bounds itself by a slightly
+    // shorter budget, so that it gives up (and says why) before the run stops waiting.
+    let deadline = Instant::now() + config.budget;
+    config.budget = config.budget.saturating_sub(READER_MARGIN);
     let (sender, receiver) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("oauth-usage".into())

@@ -27,8 +27,8 @@ pub use credential::{
 pub use endpoint::{ANTHROPIC_BASE, BaseUrl, BaseUrlError, USAGE_PATH};
 pub use fetch::{BETA_HEADER_VALUE, MAX_BODY_BYTES};
 pub use reader::{
-    AuthMode, DEFAULT_COOLDOWN, DEFAULT_FRESHNESS, MAX_BUDGET, MAX_COOLDOWN, MIN_COOLDOWN, Outcome,
-    ReaderConfig, SkipReason, cooldown_until, default_state_dir, read_usage,
+    AuthMode, DEFAULT_COOLDOWN, DEFAULT_FRESHNESS, FRESHNESS_SLACK, MAX_BUDGET, MAX_COOLDOWN,
+    MIN_COOLDOWN, Outcome, ReaderConfig, SkipReason, cooldown_until, default_state_dir, read_usage,
 };
 pub use secret::AccessToken;
 pub use store::{

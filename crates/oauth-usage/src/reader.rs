@@ -26,7 +26,9 @@ pub const DEFAULT_FRESHNESS: Duration = Duration::from_secs(60);
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10 * 60);
 
 /// The shortest cool-down after a 429, even with `Retry-After: 0`.
-pub const MIN_COOLDOWN: Duration = Duration::from_secs(60);
+pub const MIN_COOLDOWN: Duration = Duration::from_secs(300);
+/// How far past the freshness window a stored reading is still reused (scheduler jitter).
+pub const FRESHNESS_SLACK: Duration = Duration::from_secs(10);
 
 /// The longest cool-down honoured, whatever `Retry-After` says.
 pub const MAX_COOLDOWN: Duration = Duration::from_secs(6 * 60 * 60);
@@ -352,6 +354,10 @@ async fn run(
     if let Some(last) = &bucket.last_reading {
         let age = now.signed_duration_since(last.fetched_at);
         let fresh = chrono::Duration::from_std(config.freshness).unwrap_or(chrono::Duration::MAX);
+        // A job scheduled every `freshness` runs a little early or late: within the slack it
+        // still reuses the reading, so it asks at most every other run.
+        let slack = chrono::Duration::from_std(FRESHNESS_SLACK).unwrap_or_default();
+        let fresh = fresh.checked_add(&slack).unwrap_or(fresh);
         if age >= chrono::Duration::zero() && age < fresh {
             out.reading = Some(last.clone());
             out.reused = true;
@@ -484,11 +490,11 @@ mod tests {
         assert_eq!(cooldown_until(None, now(), default), now() + secs(600));
         assert_eq!(
             cooldown_until(Some(now()), now(), default),
-            now() + secs(60)
+            now() + secs(300)
         );
         assert_eq!(
             cooldown_until(Some(now() - secs(3600)), now(), default),
-            now() + secs(60)
+            now() + secs(300)
         );
         assert_eq!(
             cooldown_until(Some(now() + secs(1800)), now(), default),

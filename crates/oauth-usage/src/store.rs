@@ -162,16 +162,30 @@ impl CredentialSources {
 
 /// The first entry of a `CLAUDE_CONFIG_DIR` value, which may be a comma-separated list.
 fn first_config_dir(value: OsString) -> Option<PathBuf> {
+    first_config_dir_in(value, std::env::var_os("HOME").map(PathBuf::from))
+}
+
+/// The first entry of a `CLAUDE_CONFIG_DIR` list, resolved as the transcript roots are:
+/// trimmed, a leading `~` expanded with `home`, a trailing `projects` mapped to its parent.
+fn first_config_dir_in(value: OsString, home: Option<PathBuf>) -> Option<PathBuf> {
     let text = value.to_string_lossy();
     let first = text.split(',').next().unwrap_or("").trim();
     if first.is_empty() {
         return None;
     }
-    if text.contains(',') {
-        Some(PathBuf::from(first))
+    let path = if first == "~" {
+        home?
+    } else if let Some(rest) = first.strip_prefix("~/") {
+        home?.join(rest)
+    } else if text.contains(',') || first.len() != text.len() {
+        PathBuf::from(first)
     } else {
-        Some(PathBuf::from(value))
+        PathBuf::from(value)
+    };
+    if path.file_name().is_some_and(|n| n == "projects") {
+        return path.parent().map(PathBuf::from);
     }
+    Some(path)
 }
 
 /// The first 8 hex characters of SHA-256 over the NFC form of `dir`.
@@ -364,5 +378,15 @@ mod tests {
         );
         assert_eq!(first_config_dir(OsString::from("")), None);
         assert_eq!(first_config_dir(OsString::from(",/b")), None);
+        let home = Some(PathBuf::from("/home/u"));
+        assert_eq!(
+            first_config_dir_in(OsString::from(" ~/.claude-work "), home.clone()),
+            Some(PathBuf::from("/home/u/.claude-work"))
+        );
+        assert_eq!(
+            first_config_dir_in(OsString::from("/c/projects"), home.clone()),
+            Some(PathBuf::from("/c"))
+        );
+        assert_eq!(first_config_dir_in(OsString::from("~/x"), None), None);
     }
 }

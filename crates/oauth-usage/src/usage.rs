@@ -154,7 +154,7 @@ pub fn parse_usage(body: &[u8], fetched_at: DateTime<Utc>) -> Result<UsageReadin
             windows.insert(key.clone(), window);
         }
     }
-    let limits: Vec<LimitReading> = match top.get("limits") {
+    let mut limits: Vec<LimitReading> = match top.get("limits") {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(parse_limit)
@@ -162,6 +162,18 @@ pub fn parse_usage(body: &[u8], fetched_at: DateTime<Utc>) -> Result<UsageReadin
             .collect(),
         _ => Vec::new(),
     };
+    // A reset time is kept only where a window could reset: from an hour before the reading
+    // to an hour past the longest window (seven days) after it.
+    let plausible = |t: &DateTime<Utc>| {
+        *t >= fetched_at - chrono::TimeDelta::hours(1)
+            && *t <= fetched_at + chrono::TimeDelta::days(7) + chrono::TimeDelta::hours(1)
+    };
+    for window in windows.values_mut() {
+        window.resets_at = window.resets_at.filter(plausible);
+    }
+    for limit in &mut limits {
+        limit.resets_at = limit.resets_at.filter(plausible);
+    }
     apply_limits(&mut windows, &limits);
     if windows.is_empty() && limits.is_empty() {
         return Err(ParseError::NoWindow);
@@ -303,7 +315,7 @@ fn percent(value: &Value) -> Option<f64> {
         .filter(|p| p.is_finite() && *p >= 0.0 && *p <= MAX_UTILIZATION)
 }
 
-/// An RFC 3339 string of bounded length, in UTC.
+/// An RFC 3339 string of bounded length, in UTC (the caller checks it is plausible).
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
     let text = value.as_str()?;
     if text.len() > MAX_TIMESTAMP_LEN {
@@ -356,7 +368,8 @@ mod tests {
     use super::*;
 
     fn at() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_790_000_000, 0).expect("valid")
+        // Shortly before the resets in the answers below.
+        DateTime::from_timestamp(1_788_465_600, 0).expect("valid")
     }
 
     #[test]
@@ -489,5 +502,29 @@ mod tests {
         let text = serde_json::to_string(&reading).expect("serializes");
         let back: UsageReading = serde_json::from_str(&text).expect("deserializes");
         assert_eq!(back, reading);
+    }
+
+    #[test]
+    fn implausible_reset_times_are_dropped() {
+        let body = br#"{"five_hour":{"utilization":5.0,"resets_at":"9999-12-31T23:59:59Z"},
+            "seven_day":{"utilization":9.0,"resets_at":"2020-01-01T00:00:00Z"},
+            "seven_day_opus":{"utilization":1.0,"resets_at":"2026-09-10T20:00:00+00:00"},
+            "seven_day_sonnet":{"utilization":2.0,"resets_at":"2026-09-10T21:00:01+00:00"}}"#;
+        let at = DateTime::from_timestamp(1_788_465_600, 0).expect("valid"); // 2026-09-03T20:00Z
+        let reading = parse_usage(body, at).expect("reading");
+        assert_eq!(reading.windows["five_hour"].resets_at, None, "far future");
+        assert_eq!(reading.windows["seven_day"].resets_at, None, "long past");
+        assert!(
+            reading.windows["seven_day_opus"].resets_at.is_some(),
+            "7 days ahead"
+        );
+        assert_eq!(
+            reading.windows["seven_day_sonnet"].resets_at, None,
+            "past 7 d + 1 h"
+        );
+        assert_eq!(
+            reading.windows["five_hour"].utilization, 5.0,
+            "the window itself stays"
+        );
     }
 }

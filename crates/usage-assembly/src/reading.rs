@@ -41,6 +41,7 @@ impl Window {
         self.pct = Some(server.pct);
         self.resets_at = server.resets_at;
         self.source = Source::Oauth;
+        self.calibration = None;
     }
 }
 

@@ -158,7 +158,14 @@ async fn live_reading_fills_the_windows_it_covers() {
     assert_eq!(w[0]["used"], 24.0);
     assert_eq!(w[0]["cap"], 100.0);
     assert_eq!(w[0]["resetsAt"], "2026-11-28T14:30:00.134085Z");
-    assert_eq!(w[0]["messages"], 5, "local counts stay on live windows");
+    // Local counts stay on live windows, measured over the server's span of the window
+    // (09:30 to now, from its reset at 14:30): msg_01A at 09:10 is before it.
+    assert_eq!(w[0]["messages"], 4, "local counts stay on live windows");
+    assert_eq!(
+        w[0]["calibration"],
+        json!(null),
+        "a live window is not an estimate"
+    );
     assert_eq!(w[1]["source"], "oauth");
     assert_eq!(w[1]["pct"], 83.0);
     assert_eq!(w[1]["resetsAt"], "2026-12-01T12:00:00.134101Z");
@@ -167,7 +174,10 @@ async fn live_reading_fills_the_windows_it_covers() {
     assert_eq!(w[3]["id"], "seven_day_opus");
     assert_eq!(w[3]["source"], "estimate", "the server gave no opus window");
     assert_eq!(w[3]["cap"], 1400.0);
-    assert_eq!(w[3]["resetsAt"], json!(null));
+    assert_eq!(
+        w[3]["resetsAt"], "2026-12-01T12:00:00.134101Z",
+        "an estimated weekly window is anchored to the server's weekly reset"
+    );
 
     assert_eq!(
         cw["authoritative"],
@@ -350,6 +360,26 @@ async fn a_server_that_never_answers_costs_at_most_the_budget() {
         result.stderr
     );
     assert_estimate(&read_json(&setup.out()));
+}
+
+/// With the default budget (6 s) the whole run, process start to exit, stays within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_budget_bounds_the_whole_run() {
+    let server = MockServer::start().await;
+    usage_mock(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(FAKE_TOKEN, EXPIRES_LATER_MS);
+    let started = Instant::now();
+    let result = run_async(setup.command(&server.uri())).await;
+    let elapsed = started.elapsed();
+    assert_eq!(result.code, Some(0), "{}", result.stderr);
+    assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
+    assert!(
+        result.stderr.contains("estimate (timed out)"),
+        "{}",
+        result.stderr
+    );
 }
 
 #[test]
