@@ -35,7 +35,7 @@ fn files() -> Vec<PathBuf> {
 
 const TEXT_EXTENSIONS: &[&str] = &[
     "rs", "toml", "md", "json", "jsonl", "yml", "yaml", "sh", "html", "css", "js", "mjs", "txt",
-    "snap",
+    "snap", "svg",
 ];
 
 fn is_text(path: &Path) -> bool {

@@ -10,6 +10,7 @@ Exit status:
   1  failure: the run could not complete (the previous output is left untouched),
      or `validate` found the file invalid
   2  bad command line or flag value (nothing is written)
+  101 internal error (a bug: please report it)
 
 Logging: RUST_LOG=debug (or trace) for details on stderr.";
 
@@ -91,7 +92,8 @@ pub struct RunArgs {
     /// (no caps, no percentages). Default: detected, else unknown.
     #[arg(long, value_name = "PLAN")]
     pub plan: Option<String>,
-    /// A price table (JSON, same format as the built-in one) to use instead of the built-in one.
+    /// A price table (JSON, same format as the built-in one) layered over the built-in one: its
+    /// rows are consulted first and its exact model ids win.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
     /// Worker threads for the transcript scan (default: all cores).

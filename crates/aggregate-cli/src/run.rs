@@ -36,11 +36,10 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
     }
     let plan = match args.plan.as_deref() {
         None | Some("auto") => None,
-        Some(name) => Some(name.parse::<Plan>().map_err(|err| {
-            UsageError(format!(
-                "invalid --plan: {err}; expected pro, max5, max20 or unknown"
-            ))
-        })?),
+        Some(name) => Some(
+            name.parse::<Plan>()
+                .map_err(|err| UsageError(format!("invalid --plan: {err}")))?,
+        ),
     };
     let prices = match &args.prices {
         None => PriceTable::builtin(),

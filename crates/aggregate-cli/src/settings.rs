@@ -72,7 +72,8 @@ pub(crate) fn home_dir() -> Option<PathBuf> {
 }
 
 /// Shows `path` relative to the home directory (`~/...`) when it lies under it, so the output
-/// never carries a user name.
+/// never carries a user name; another user's home (`/home/<name>`, `/Users/<name>`), as in
+/// transcripts copied from another machine, is shown as `/home/<user>/...`.
 pub(crate) fn display_path(path: &Path, home: Option<&Path>) -> String {
     if let Some(home) = home {
         if let Ok(rest) = path.strip_prefix(home) {
@@ -82,7 +83,24 @@ pub(crate) fn display_path(path: &Path, home: Option<&Path>) -> String {
             return format!("~/{}", rest.display());
         }
     }
-    path.display().to_string()
+    let mut components = path.components();
+    let shown = path.display().to_string();
+    match (components.next(), components.next(), components.next()) {
+        (
+            Some(std::path::Component::RootDir),
+            Some(std::path::Component::Normal(top)),
+            Some(std::path::Component::Normal(_user)),
+        ) if top == "home" || top == "Users" => {
+            let rest = components.as_path();
+            let top = top.to_string_lossy();
+            if rest.as_os_str().is_empty() {
+                format!("/{top}/<user>")
+            } else {
+                format!("/{top}/<user>/{}", rest.display())
+            }
+        }
+        _ => shown,
+    }
 }
 
 #[cfg(test)]
@@ -126,8 +144,13 @@ mod tests {
         assert_eq!(display_path(Path::new("/home/someone"), Some(home)), "~");
         assert_eq!(
             display_path(Path::new("/home/someoneelse/x"), Some(home)),
-            "/home/someoneelse/x"
+            "/home/<user>/x"
         );
+        assert_eq!(
+            display_path(Path::new("/Users/alice/code/app"), None),
+            "/Users/<user>/code/app"
+        );
+        assert_eq!(display_path(Path::new("/home/alice"), None), "/home/<user>");
         assert_eq!(display_path(Path::new("/srv/x"), None), "/srv/x");
     }
 }

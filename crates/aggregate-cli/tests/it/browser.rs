@@ -128,6 +128,31 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// Chromium on `PATH`, else a failure that says what to install.
+/// Whether the browser tests can run. In CI (`CI` set) a missing chromium fails the test; on
+/// a developer's machine without it the browser tests say so and return, so that
+/// `cargo test --workspace` works on a fresh machine.
+fn browser_available() -> bool {
+    if find_chromium().is_some() || std::env::var_os("CI").is_some() {
+        return true;
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "browser tests NOT RUN: chromium is not installed (sudo apt-get install -y chromium); \
+             in CI they fail instead"
+        );
+    }
+    false
+}
+
+fn find_chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join("chromium"))
+        .find(|candidate| candidate.is_file())
+}
+
 fn chromium() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -289,6 +314,9 @@ fn text_of(html: &str) -> String {
 
 #[test]
 fn live_mixed_and_estimate_files_show_their_sources() {
+    if !browser_available() {
+        return;
+    }
     let served = Served::start();
 
     served.serve_fixture(Some("live.json"));
@@ -378,6 +406,9 @@ fn live_mixed_and_estimate_files_show_their_sources() {
 
 #[test]
 fn legacy_unknown_plan_and_empty_files_render_without_error() {
+    if !browser_available() {
+        return;
+    }
     let served = Served::start();
 
     served.serve_fixture(Some("legacy-v0.json"));
@@ -421,6 +452,9 @@ fn legacy_unknown_plan_and_empty_files_render_without_error() {
 
 #[test]
 fn missing_and_invalid_files_explain_themselves() {
+    if !browser_available() {
+        return;
+    }
     let served = Served::start();
 
     served.serve_fixture(None);

@@ -93,7 +93,7 @@ fn fixture_run_writes_the_expected_file() {
         "round trip is lossless"
     );
 
-    assert_eq!(doc["schemaVersion"], 1);
+    assert_eq!(doc["schemaVersion"], 2);
     assert_eq!(doc["generatedAt"], "2026-11-28T12:00:00Z");
     assert_eq!(doc["timezone"], "Europe/Berlin");
 
