@@ -466,12 +466,11 @@ fn is_direct_host(host: &str) -> bool {
 }
 
 fn route(request: &Request, config: &Config) -> Response {
-    if !config.any_host {
-        if let Some(host) = &request.host {
-            if !is_direct_host(host) {
-                return Response::text(421, "unexpected Host header");
-            }
-        }
+    if !config.any_host
+        && let Some(host) = &request.host
+        && !is_direct_host(host)
+    {
+        return Response::text(421, "unexpected Host header");
     }
     if request.method != "GET" && request.method != "HEAD" {
         let mut response = Response::text(405, "only GET and HEAD are supported");

@@ -75,13 +75,13 @@ pub(crate) fn home_dir() -> Option<PathBuf> {
 /// never carries a user name; another user's home (`/home/<name>`, `/Users/<name>`), as in
 /// transcripts copied from another machine, is shown as `/home/<user>/...`.
 pub(crate) fn display_path(path: &Path, home: Option<&Path>) -> String {
-    if let Some(home) = home {
-        if let Ok(rest) = path.strip_prefix(home) {
-            if rest.as_os_str().is_empty() {
-                return "~".to_owned();
-            }
-            return format!("~/{}", rest.display());
+    if let Some(home) = home
+        && let Ok(rest) = path.strip_prefix(home)
+    {
+        if rest.as_os_str().is_empty() {
+            return "~".to_owned();
         }
+        return format!("~/{}", rest.display());
     }
     let mut components = path.components();
     let shown = path.display().to_string();

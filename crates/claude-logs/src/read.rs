@@ -532,10 +532,10 @@ impl<'r> LineSink<'r> {
 
 /// Interns `s`, answering from `cache` when the previous line had the same string.
 fn intern_cached(interner: &mut Interner, cache: &mut Option<Arc<str>>, s: &str) -> Arc<str> {
-    if let Some(cached) = cache {
-        if **cached == *s {
-            return Arc::clone(cached);
-        }
+    if let Some(cached) = cache
+        && **cached == *s
+    {
+        return Arc::clone(cached);
     }
     let shared = interner.intern(s);
     *cache = Some(Arc::clone(&shared));

@@ -243,7 +243,7 @@ fn epoch_ms_to_utc(value: EpochMs) -> Option<DateTime<Utc>> {
 
 /// Decodes hex (either case, even length). `None` when it is not hex.
 pub(crate) fn hex_decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     fn nibble(c: u8) -> Option<u8> {

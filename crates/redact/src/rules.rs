@@ -554,7 +554,7 @@ impl StringTracker {
                 }
                 b'\\' => self.backslashes += 1,
                 b'"' => {
-                    if self.backslashes % 2 == 0 {
+                    if self.backslashes.is_multiple_of(2) {
                         self.inside = !self.inside;
                     }
                     self.backslashes = 0;

@@ -171,11 +171,11 @@ fn best_cut(text: &[u8], spans: &[(usize, usize)], limit: usize) -> Option<usize
     while p >= 1 {
         // The merged span with the largest start below `p`, if `p` is strictly inside it.
         let i = spans.partition_point(|&(start, _)| start < p);
-        if let Some(&(start, end)) = i.checked_sub(1).and_then(|i| spans.get(i)) {
-            if p < end {
-                p = start;
-                continue;
-            }
+        if let Some(&(start, end)) = i.checked_sub(1).and_then(|i| spans.get(i))
+            && p < end
+        {
+            p = start;
+            continue;
         }
         fallback.get_or_insert(p);
         if text[p - 1].is_ascii_whitespace() || text[p - 1] == b',' {

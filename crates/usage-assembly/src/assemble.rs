@@ -202,13 +202,13 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
 
     let mut five_hour = Counts::default();
     let mut resets_at = None;
-    if let Some(block) = last_block(priced.iter().map(|(e, _)| e.timestamp)) {
-        if block.is_active(now) {
-            for (event, cost) in &priced[block.first..] {
-                five_hour.add_event(&event.tokens, *cost);
-            }
-            resets_at = Some(block.end());
+    if let Some(block) = last_block(priced.iter().map(|(e, _)| e.timestamp))
+        && block.is_active(now)
+    {
+        for (event, cost) in &priced[block.first..] {
+            five_hour.add_event(&event.tokens, *cost);
         }
+        resets_at = Some(block.end());
     }
 
     let plan = input.plan;

@@ -294,10 +294,10 @@ impl PriceTable {
         if let Some(price) = self.models.get(model) {
             return Some(price);
         }
-        if let Some(at) = model.find('[') {
-            if let Some(price) = self.models.get(model[..at].trim_end()) {
-                return Some(price);
-            }
+        if let Some(at) = model.find('[')
+            && let Some(price) = self.models.get(model[..at].trim_end())
+        {
+            return Some(price);
         }
         let id = parse_model_id(model)?;
         self.rows
@@ -368,13 +368,13 @@ fn read_row(value: &Value, path: &str) -> Result<FamilyRow, PriceError> {
     let min_version = read_version(fields, path, "minVersion")?
         .ok_or_else(|| missing(&join(path, "minVersion")))?;
     let max_version = read_version(fields, path, "maxVersion")?;
-    if let Some(max) = max_version {
-        if max <= min_version {
-            return Err(invalid(
-                &join(path, "maxVersion"),
-                format!("must be greater than minVersion {min_version} (got {max})"),
-            ));
-        }
+    if let Some(max) = max_version
+        && max <= min_version
+    {
+        return Err(invalid(
+            &join(path, "maxVersion"),
+            format!("must be greater than minVersion {min_version} (got {max})"),
+        ));
     }
     Ok(FamilyRow {
         family,
