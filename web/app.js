@@ -151,7 +151,8 @@ async function refresh() {
   try {
     doc = JSON.parse(text);
   } catch (error) {
-    renderInvalid("It is not JSON: " + error.message, []);
+    // The parser's message quotes the input; say where instead, never what.
+    renderInvalid("It is not JSON: " + jsonProblem(text), []);
     return;
   }
   const problems = validateLiveData(doc);
@@ -162,7 +163,7 @@ async function refresh() {
   try {
     render(doc);
   } catch (error) {
-    renderInvalid("It could not be rendered: " + error.message, []);
+    renderInvalid("It could not be rendered (" + (error && error.name ? error.name : "error") + ").", []);
   }
 }
 
@@ -173,3 +174,34 @@ document.addEventListener("visibilitychange", () => {
     refresh();
   }
 });
+
+/** Where a text stops being JSON, without quoting it: "it ends too early" or "at character N". */
+function jsonProblem(text) {
+  if (text.trim() === "") {
+    return "the file is empty.";
+  }
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for (const ch of text) {
+    if (inString) {
+      if (escaped) {
+        escaped = false;
+      } else if (ch === "\\") {
+        escaped = true;
+      } else if (ch === '"') {
+        inString = false;
+      }
+    } else if (ch === '"') {
+      inString = true;
+    } else if (ch === "{" || ch === "[") {
+      depth += 1;
+    } else if (ch === "}" || ch === "]") {
+      depth -= 1;
+    }
+  }
+  if (inString || depth > 0) {
+    return "it ends too early (" + text.length + " characters read).";
+  }
+  return "its syntax is broken (" + text.length + " characters).";
+}

@@ -20,8 +20,8 @@ function describe(value) {
     return "an array";
   }
   if (typeof value === "string") {
-    const shown = value.length > 40 ? value.slice(0, 40) + "..." : value;
-    return "the string " + JSON.stringify(shown);
+    // The text itself is not shown: the page never echoes file content.
+    return "a string of " + value.length + (value.length === 1 ? " character" : " characters");
   }
   if (typeof value === "object") {
     return "an object";

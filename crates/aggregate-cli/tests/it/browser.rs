@@ -473,20 +473,42 @@ fn missing_and_invalid_files_explain_themselves() {
     assert_eq!(dom.state(), "invalid");
     dom.assert_text(&[
         "live-data.json is not valid",
-        "schemaVersion: expected a whole number of at least 0, found the string \"one\"",
-        "generatedAt: expected an RFC 3339 time, found the string \"yesterday\"",
-        "usage.claudeWindow.windows[0].pct: expected a number of at least 0 or null, found the \
-         string \"high\"",
+        "schemaVersion: expected a whole number of at least 0, found a string of 3 characters",
+        "generatedAt: expected an RFC 3339 time, found a string of 9 characters",
+        "usage.claudeWindow.windows[0].pct: expected a number of at least 0 or null, found a \
+         string of 4 characters",
         "usage.claudeWindow.windows[0].source: expected one of \"oauth\", \"estimate\", found \
-         the string \"guess\"",
+         a string of 5 characters",
         "daily[0].costUsd: expected a number of at least 0, found nothing (the field is missing)",
     ]);
     assert_eq!(dom.count("<article class=\"window\""), 0);
 
-    std::fs::write(&served.data, "{\"schemaVersion\": 1,").unwrap();
+    std::fs::write(
+        &served.data,
+        "{\"schemaVersion\": 1, \"token\": \"sk-ant-oat01-FAKEpagecanaryFAKE\",",
+    )
+    .unwrap();
     let dom = served.render("not-json-390", 390, false);
     assert_eq!(dom.state(), "invalid");
-    dom.assert_text(&["live-data.json is not valid", "It is not JSON:"]);
+    dom.assert_text(&[
+        "live-data.json is not valid",
+        "It is not JSON: it ends too early",
+    ]);
+    assert!(
+        !dom.text().contains("FAKEpagecanary"),
+        "the page never echoes file content"
+    );
+    let mut doc: serde_json::Value =
+        crate::support::read_json(&repo_root().join("fixtures/live-data/invalid.json"));
+    doc["usage"]["claudeWindow"]["plan"] = serde_json::json!(["sk-ant-oat01-FAKEpagecanaryFAKE"]);
+    doc["generatedAt"] = serde_json::json!("sk-ant-oat01-FAKEpagecanaryFAKE");
+    std::fs::write(&served.data, doc.to_string()).unwrap();
+    let dom = served.render("invalid-canary-390", 390, false);
+    assert_eq!(dom.state(), "invalid");
+    assert!(
+        !dom.text().contains("FAKEpagecanary"),
+        "the page never echoes file content"
+    );
 }
 
 /// One request over a fresh connection: the status code and the body.
