@@ -98,16 +98,20 @@ pub struct ClaudeWindow {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Authoritative {
     /// Always `oauth-usage-api`.
+    #[schemars(regex(pattern = r"^oauth-usage-api$"))]
     pub source: String,
     /// When the reading was fetched from the server (RFC 3339, UTC).
     pub fetched_at: DateTime<Utc>,
     /// The credential's `subscriptionType` (`pro`, `max`, ...), when known.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub subscription_type: Option<String>,
     /// The credential's `rateLimitTier`, when known.
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub rate_limit_tier: Option<String>,
     /// The windows the server reported.
+    #[schemars(length(max = 32))]
     pub windows: Vec<AuthoritativeWindow>,
     /// Pay-as-you-go usage beyond the plan, when the server reported it.
     #[serde(default)]
@@ -119,13 +123,16 @@ pub struct Authoritative {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthoritativeWindow {
     /// `five_hour`, `seven_day`, `seven_day_sonnet`, `seven_day_opus`, ...
+    #[schemars(regex(pattern = r"^[a-z0-9_]{1,64}$"))]
     pub id: String,
-    /// Percentage used, 0-100 as the server gave it.
+    /// Percentage used, 0-100 as the server gave it (kept bounded, never rescaled).
+    #[schemars(range(min = 0, max = 1000))]
     pub pct: f64,
     /// When the window resets, or null when the server gave none.
     pub resets_at: Option<DateTime<Utc>>,
     /// `normal`, `warning` or `critical`, where the server's `limits[]` gave it.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^(normal|warning|critical)$"))]
     pub severity: Option<String>,
 }
 
@@ -141,6 +148,7 @@ pub struct ExtraUsage {
     pub limit_minor: Option<i64>,
     /// ISO 4217 currency code, when given.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
     pub currency: Option<String>,
 }
 

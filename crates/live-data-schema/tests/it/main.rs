@@ -93,3 +93,31 @@ fn unknown_fields_are_refused() {
     assert_eq!(errors[0].instance_path, "/usage/claudeWindow");
     assert!(serde_json::from_value::<LiveData>(legacy).is_err());
 }
+
+#[test]
+fn authoritative_is_bounded_by_the_schema() {
+    let doc = read_json("fixtures/live-data/live.json");
+    let valid = Validator::new();
+    assert!(valid.errors(&doc).is_empty(), "{:?}", valid.errors(&doc));
+    let mutations: [(&str, serde_json::Value); 6] = [
+        ("/source", serde_json::json!("{\"five_hour\": raw body}")),
+        ("/windows/0/pct", serde_json::json!(5000.0)),
+        (
+            "/windows/0/severity",
+            serde_json::json!("sk-ant-oat01-FAKE"),
+        ),
+        ("/windows/0/id", serde_json::json!("Five Hour!")),
+        ("/rateLimitTier", serde_json::json!("x".repeat(65))),
+        (
+            "/extraUsage",
+            serde_json::json!({"enabled": true, "usedMinor": 1, "limitMinor": 2, "currency": "dollars"}),
+        ),
+    ];
+    for (pointer, value) in mutations {
+        let mut bad = doc.clone();
+        *bad["usage"]["claudeWindow"]["authoritative"]
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("{pointer}")) = value;
+        assert!(!valid.errors(&bad).is_empty(), "{pointer} accepted");
+    }
+}
