@@ -70,7 +70,13 @@ impl Invocation {
 /// Runs `inv` once through the intermediate process and returns its numbers; fails when the
 /// program fails.
 pub(crate) fn run(inv: &Invocation) -> Result<Sample> {
-    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    // `/proc/self/exe` names this very program even when cargo has since rebuilt the file.
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe
+    } else {
+        std::env::current_exe().context("locating the xtask binary")?
+    };
     let mut cmd = Command::new(exe);
     cmd.arg("__measure")
         .arg(&inv.stdout)

@@ -714,7 +714,30 @@ fn machine() -> Vec<(String, String)> {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .and_then(|t| t.lines().find(|l| l.starts_with("Mem:")).map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(crate::repo_root())
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        "crates",
+    ]);
+    let revision = if dirty.is_empty() {
+        head
+    } else {
+        format!("{head} with uncommitted changes under crates/ (the built tree was measured)")
+    };
     vec![
+        ("commit".to_owned(), revision),
         ("nproc".to_owned(), nproc.to_string()),
         ("CPU".to_owned(), cpu),
         (
@@ -754,7 +777,7 @@ impl Report<'_> {
         let t = self.truth;
         let _ = writeln!(s, "# Benchmark report\n");
         let _ = writeln!(s, "Command: `{}`\n", self.command);
-        let _ = writeln!(s, "Machine:\n");
+        let _ = writeln!(s, "Machine and tree:\n");
         for (k, v) in machine() {
             let _ = writeln!(s, "- {k}: {v}");
         }
