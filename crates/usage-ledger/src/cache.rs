@@ -7,16 +7,19 @@
 //! encoding (string ids of the ledger at that state). Written to a temp file and renamed; a
 //! cache that does not match the ledger or its checksum is ignored.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use claude_logs::Record;
+use claude_logs::{Record, UsageEvent};
 
 use crate::format::{EVENT_BYTES, Strings, decode_event, put_event};
 
 const MAGIC: [u8; 8] = *b"AIOSKEPT";
 const VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8 + 8 + 8;
+/// Bytes read at a time: a whole number of records and of checksum blocks.
+const CHUNK: usize = EVENT_BYTES * 32 * 20;
 
 /// The ledger state a cache belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +29,13 @@ pub(crate) struct Key {
     pub(crate) ledger_len: u64,
 }
 
-/// A cache file as read (not yet checked beyond its header).
+/// An open cache file whose header is right (its body not yet checked).
 #[derive(Debug)]
 pub(crate) struct Cache {
     pub(crate) key: Key,
-    bytes: Vec<u8>,
+    count: usize,
+    checksum: u64,
+    file: File,
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -39,61 +44,122 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// A fast checksum of the body: four lanes of a multiply-xor hash over 64-bit words.
-fn checksum(body: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut lanes = [1u64, 2, 3, 4];
-    let mut chunks = body.chunks_exact(32);
-    for chunk in &mut chunks {
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            let w = u64_at(chunk, i * 8);
-            *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
-        }
-    }
-    let mut h = body.len() as u64;
-    for lane in lanes {
-        h = (h ^ lane).wrapping_mul(K).rotate_left(31);
-    }
-    for &b in chunks.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(K);
-    }
-    h ^ (h >> 29)
+/// A fast checksum of the body: four lanes of a multiply-rotate hash over 64-bit words, fed
+/// in pieces whose length is a multiple of 32 bytes (except the last).
+#[derive(Debug, Clone)]
+struct Checksum {
+    lanes: [u64; 4],
+    len: u64,
+    tail: Vec<u8>,
 }
 
-/// Reads the cache at `path`; `None` when there is none or its header is not right.
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Checksum {
+    fn new() -> Self {
+        Self {
+            lanes: [1, 2, 3, 4],
+            len: 0,
+            tail: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        let mut chunks = bytes.chunks_exact(32);
+        for chunk in &mut chunks {
+            for (i, lane) in self.lanes.iter_mut().enumerate() {
+                *lane = (*lane ^ u64_at(chunk, i * 8))
+                    .wrapping_mul(K)
+                    .rotate_left(29);
+            }
+        }
+        self.tail.extend_from_slice(chunks.remainder());
+    }
+
+    fn finish(self) -> u64 {
+        let mut h = self.len;
+        for lane in self.lanes {
+            h = (h ^ lane).wrapping_mul(K).rotate_left(31);
+        }
+        for &b in &self.tail {
+            h = (h ^ u64::from(b)).wrapping_mul(K);
+        }
+        h ^ (h >> 29)
+    }
+}
+
+fn checksum(body: &[u8]) -> u64 {
+    let mut sum = Checksum::new();
+    sum.update(body);
+    sum.finish()
+}
+
+/// Opens the cache at `path`; `None` when there is none or its header or size is not right.
 pub(crate) fn read(path: &Path) -> Option<Cache> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() < HEADER
-        || bytes[..8] != MAGIC
-        || u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) != VERSION
-    {
+    let mut file = File::open(path).ok()?;
+    let mut head = [0u8; HEADER];
+    file.read_exact(&mut head).ok()?;
+    if head[..8] != MAGIC || u32::from_le_bytes([head[8], head[9], head[10], head[11]]) != VERSION {
         return None;
     }
-    let count = usize::try_from(u64_at(&bytes, 36)).ok()?;
-    if bytes.len() - HEADER != count.checked_mul(EVENT_BYTES)? {
+    let count = usize::try_from(u64_at(&head, 36)).ok()?;
+    let body = count.checked_mul(EVENT_BYTES)?;
+    if file.metadata().ok()?.len() != (HEADER + body) as u64 {
         return None;
     }
     Some(Cache {
         key: Key {
-            ledger_id: u64_at(&bytes, 12),
-            seq: u64_at(&bytes, 20),
-            ledger_len: u64_at(&bytes, 28),
+            ledger_id: u64_at(&head, 12),
+            seq: u64_at(&head, 20),
+            ledger_len: u64_at(&head, 28),
         },
-        bytes,
+        count,
+        checksum: u64_at(&head, 44),
+        file,
     })
 }
 
 impl Cache {
     /// The kept records, when the checksum matches and every string id is known.
     pub(crate) fn records(&self, strings: &Strings) -> Option<Vec<Record>> {
-        let body = &self.bytes[HEADER..];
-        if checksum(body) != u64_at(&self.bytes, 44) {
-            return None;
-        }
-        body.chunks_exact(EVENT_BYTES)
-            .map(|b| decode_event(b, strings))
-            .collect()
+        self.decode(strings, |r| r)
     }
+
+    /// The kept events (the output), likewise.
+    pub(crate) fn events(&self, strings: &Strings) -> Option<Vec<UsageEvent>> {
+        self.decode(strings, |r| r.event)
+    }
+
+    fn decode<T>(&self, strings: &Strings, mut f: impl FnMut(Record) -> T) -> Option<Vec<T>> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
+        let mut out = Vec::with_capacity(self.count);
+        let mut buf = vec![0u8; CHUNK];
+        let mut sum = Checksum::new();
+        let mut left = self.count * EVENT_BYTES;
+        while left > 0 {
+            let n = left.min(CHUNK);
+            file.read_exact(&mut buf[..n]).ok()?;
+            sum.update(&buf[..n]);
+            for b in buf[..n].chunks_exact(EVENT_BYTES) {
+                out.push(f(decode_event(b, strings)?));
+            }
+            left -= n;
+        }
+        (sum.finish() == self.checksum).then_some(out)
+    }
+}
+
+/// Points the cache at `path` at another ledger state with the same kept records.
+pub(crate) fn rekey(path: &Path, key: Key) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let mut fields = Vec::with_capacity(24);
+    fields.extend_from_slice(&key.ledger_id.to_le_bytes());
+    fields.extend_from_slice(&key.seq.to_le_bytes());
+    fields.extend_from_slice(&key.ledger_len.to_le_bytes());
+    file.seek(SeekFrom::Start(12))?;
+    file.write_all(&fields)
 }
 
 /// Writes the cache of `records` for the ledger state `key` (temp file, then rename). Fails

@@ -4,6 +4,7 @@
 //! so decoding is a bounds check and a few loads per field.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -145,7 +146,7 @@ pub(crate) struct Entry {
     /// `None` only while a transaction is being replayed.
     pub(crate) state: Option<FileState>,
     pub(crate) records: Vec<Record>,
-    /// Whole `EVENTS` frames in `State::bytes`, with their record counts.
+    /// Whole `EVENTS` frames in the ledger file, with their record counts.
     pub(crate) frames: Vec<(Range<usize>, usize)>,
 }
 
@@ -162,11 +163,10 @@ pub(crate) struct State {
     pub(crate) seq: u64,
     /// Identifies one ledger file: new at each rebuild and compaction.
     pub(crate) ledger_id: u64,
-    /// The ledger file as loaded (where `frames` point), cut after the last commit.
-    pub(crate) bytes: Vec<u8>,
-    /// `EVENTS` frames ending at or before this offset were not checksummed at load (an
-    /// earlier run did); they are when decoded.
-    pub(crate) trusted: usize,
+    /// Length of the ledger file as loaded, cut after the last commit.
+    pub(crate) len: u64,
+    /// The ledger file, where `frames` are read from.
+    pub(crate) source: Option<std::fs::File>,
 }
 
 /// A change to the state, as written in one record.
@@ -232,14 +232,33 @@ impl State {
         total + (FRAME_OVERHEAD + 8) as u64
     }
 
-    /// Decodes every file's `frames` into its `records`. A frame that fails its checksum or
-    /// does not decode is dropped with a warning; returns how many were.
+    /// Decodes every file's `frames` (read from `source`) into its `records`. A frame that
+    /// cannot be read, fails its checksum or does not decode is dropped with a warning;
+    /// returns how many were.
     pub(crate) fn materialize(&mut self) -> usize {
+        match self.source.take() {
+            Some(mut file) => {
+                let failed = self.materialize_from(&mut file);
+                self.source = Some(file);
+                failed
+            }
+            None => self.materialize_from(&mut std::io::Cursor::new(Vec::new())),
+        }
+    }
+
+    pub(crate) fn materialize_from<R: Read + Seek>(&mut self, source: &mut R) -> usize {
         let mut failed = 0;
+        let mut buf = Vec::new();
         for entry in self.files.values_mut() {
             for (range, _) in std::mem::take(&mut entry.frames) {
-                let decoded = frame_at(&self.bytes, range.start)
-                    .filter(|&(kind, _, end)| kind == KIND_EVENTS && end == range.end)
+                buf.resize(range.end - range.start, 0);
+                let read = source
+                    .seek(SeekFrom::Start(range.start as u64))
+                    .and_then(|_| source.read_exact(&mut buf));
+                let decoded = read
+                    .ok()
+                    .and_then(|()| frame_at(&buf, 0))
+                    .filter(|&(kind, _, end)| kind == KIND_EVENTS && end == buf.len())
                     .and_then(|(_, payload, _)| decode_events(payload, &self.strings));
                 match decoded {
                     Some((_, records)) => entry.records.extend(records),
@@ -296,83 +315,130 @@ pub(crate) fn header(roots: &[u8], ledger_id: u64) -> Vec<u8> {
     out
 }
 
-/// A ledger file's id, if it has a well-formed header.
-pub(crate) fn ledger_id_of(bytes: &[u8]) -> Option<u64> {
-    (bytes.len() >= 24 && bytes[..8] == MAGIC).then(|| u64_at(bytes, 12))
+/// Reads as much of `buf` as `source` has; returns how much was read.
+fn read_full<R: Read>(source: &mut R, buf: &mut [u8]) -> usize {
+    let mut done = 0;
+    while done < buf.len() {
+        match source.read(&mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    done
 }
 
-/// Checks the header; returns its length and the ledger id.
-fn check_header(bytes: &[u8], roots: &[u8]) -> Result<(usize, u64), HeaderProblem> {
-    if bytes.len() < 24 || bytes[..8] != MAGIC {
+/// Reads a whole ledger file of `len` bytes: the header, then every transaction up to the last
+/// complete one. The file is streamed; `EVENTS` frames are not decoded (see
+/// `State::materialize`), and those that end within `trusted` bytes (checked by an earlier
+/// run) are skipped without being checksummed.
+pub(crate) fn replay<R: Read + Seek>(
+    source: R,
+    len: u64,
+    roots: &[u8],
+    trusted: u64,
+) -> Result<Replayed, HeaderProblem> {
+    let mut r = BufReader::with_capacity(64 << 10, source);
+    let mut head = [0u8; 24];
+    if read_full(&mut r, &mut head) < head.len() || head[..8] != MAGIC {
         return Err(HeaderProblem::Damaged);
     }
-    let version = u32_at(bytes, 8);
-    let roots_len = u32_at(bytes, 20) as usize;
-    let len = 24usize
-        .checked_add(roots_len)
-        .and_then(|n| n.checked_add(4))
-        .filter(|&n| n <= bytes.len())
-        .ok_or(HeaderProblem::Damaged)?;
-    if crc32(&bytes[..len - 4]) != u32_at(bytes, len - 4) {
+    let roots_len = u32_at(&head, 20) as usize;
+    if roots_len > MAX_PAYLOAD {
         return Err(HeaderProblem::Damaged);
     }
+    let mut rest = vec![0u8; roots_len + 4];
+    if read_full(&mut r, &mut rest) < rest.len() {
+        return Err(HeaderProblem::Damaged);
+    }
+    let mut crc = Crc32::new();
+    crc.update(&head);
+    crc.update(&rest[..roots_len]);
+    if crc.finish() != u32_at(&rest, roots_len) {
+        return Err(HeaderProblem::Damaged);
+    }
+    let version = u32_at(&head, 8);
     if version != VERSION {
         return Err(HeaderProblem::Version(version));
     }
-    if &bytes[24..24 + roots_len] != roots {
+    if &rest[..roots_len] != roots {
         return Err(HeaderProblem::Roots);
     }
-    Ok((len, u64_at(bytes, 12)))
-}
-
-/// Reads a whole ledger file: the header, then every transaction up to the last complete one.
-/// `EVENTS` frames are not decoded (see `State::materialize`); those that end within
-/// `trusted` bytes are not checksummed either.
-pub(crate) fn replay(
-    bytes: Vec<u8>,
-    roots: &[u8],
-    trusted: usize,
-) -> Result<Replayed, HeaderProblem> {
-    let (mut pos, ledger_id) = check_header(&bytes, roots)?;
     let mut state = State {
-        ledger_id,
-        trusted,
+        ledger_id: u64_at(&head, 12),
         ..State::default()
     };
+    let mut pos = (24 + roots_len + 4) as u64;
     let mut valid_len = pos;
     let mut pending: Vec<Op> = Vec::new();
     let mut strings_at_commit = 0;
     let mut damaged = false;
-    while pos < bytes.len() {
-        let Some((kind, payload, next)) = frame_within(&bytes, pos, trusted) else {
+    let mut scratch: Vec<u8> = Vec::new();
+    while pos < len {
+        let mut fh = [0u8; 5];
+        if read_full(&mut r, &mut fh) < fh.len() {
             damaged = true;
             break;
-        };
-        let decoded = match kind {
-            KIND_STRING => match std::str::from_utf8(payload) {
-                Ok(s) => {
-                    state.strings.push(Arc::from(s));
-                    Some(None)
-                }
-                Err(_) => None,
-            },
-            KIND_FILE => decode_file(payload).map(|(id, fs)| Some(Op::File(id, Box::new(fs)))),
-            KIND_EVENTS => events_shape(payload).map(|(id, n)| Some(Op::Frame(id, pos..next, n))),
-            KIND_FORGET => (payload.len() == 4).then(|| Some(Op::Forget(u32_at(payload, 0)))),
-            KIND_COMMIT => {
-                if payload.len() != 8 {
-                    None
-                } else {
-                    for op in pending.drain(..) {
-                        state.apply(op);
-                    }
-                    state.seq = u64_at(payload, 0);
-                    strings_at_commit = state.strings.len();
-                    valid_len = next;
-                    Some(None)
-                }
+        }
+        let plen = u32_at(&fh, 0) as usize;
+        let kind = fh[4];
+        let next = pos + (FRAME_OVERHEAD + plen) as u64;
+        if plen > MAX_PAYLOAD || next > len {
+            damaged = true;
+            break;
+        }
+        let decoded = if kind == KIND_EVENTS && next <= trusted {
+            let mut shape = [0u8; 8];
+            let ok = plen >= 8
+                && read_full(&mut r, &mut shape) == 8
+                && r.seek_relative((plen - 8 + 4) as i64).is_ok();
+            let count = u32_at(&shape, 4) as usize;
+            (ok && count.checked_mul(EVENT_BYTES) == Some(plen - 8)).then(|| {
+                let range = pos as usize..next as usize;
+                Some(Op::Frame(u32_at(&shape, 0), range, count))
+            })
+        } else {
+            scratch.resize(plen + 4, 0);
+            if read_full(&mut r, &mut scratch) < scratch.len() {
+                damaged = true;
+                break;
             }
-            other => Some(Some(Op::Opaque(other, payload.to_vec()))),
+            let mut crc = Crc32::new();
+            crc.update(&fh);
+            crc.update(&scratch[..plen]);
+            if crc.finish() != u32_at(&scratch, plen) {
+                damaged = true;
+                break;
+            }
+            let payload = &scratch[..plen];
+            match kind {
+                KIND_STRING => match std::str::from_utf8(payload) {
+                    Ok(s) => {
+                        state.strings.push(Arc::from(s));
+                        Some(None)
+                    }
+                    Err(_) => None,
+                },
+                KIND_FILE => decode_file(payload).map(|(id, fs)| Some(Op::File(id, Box::new(fs)))),
+                KIND_EVENTS => events_shape(payload)
+                    .map(|(id, n)| Some(Op::Frame(id, pos as usize..next as usize, n))),
+                KIND_FORGET => (payload.len() == 4).then(|| Some(Op::Forget(u32_at(payload, 0)))),
+                KIND_COMMIT => {
+                    if payload.len() != 8 {
+                        None
+                    } else {
+                        for op in pending.drain(..) {
+                            state.apply(op);
+                        }
+                        state.seq = u64_at(payload, 0);
+                        strings_at_commit = state.strings.len();
+                        valid_len = next;
+                        Some(None)
+                    }
+                }
+                other => Some(Some(Op::Opaque(other, payload.to_vec()))),
+            }
         };
         match decoded {
             Some(Some(op)) => pending.push(op),
@@ -387,11 +453,10 @@ pub(crate) fn replay(
     state.strings.truncate(strings_at_commit);
     // A file without a state record cannot be resumed: its records would be counted again.
     state.files.retain(|_, entry| entry.state.is_some());
-    state.bytes = bytes;
-    state.bytes.truncate(valid_len);
+    state.len = valid_len;
     Ok(Replayed {
         state,
-        valid_len,
+        valid_len: valid_len as usize,
         damaged,
     })
 }
@@ -399,12 +464,6 @@ pub(crate) fn replay(
 /// The frame at `pos`: its kind, payload and the position after it; `None` when it is cut
 /// short or its checksum does not match.
 fn frame_at(bytes: &[u8], pos: usize) -> Option<(u8, &[u8], usize)> {
-    frame_within(bytes, pos, 0)
-}
-
-/// `frame_at`, except that an `EVENTS` frame that ends within `trusted` bytes is not
-/// checksummed.
-fn frame_within(bytes: &[u8], pos: usize, trusted: usize) -> Option<(u8, &[u8], usize)> {
     let head = bytes.get(pos..pos + 5)?;
     let len = u32_at(head, 0) as usize;
     if len > MAX_PAYLOAD {
@@ -413,9 +472,6 @@ fn frame_within(bytes: &[u8], pos: usize, trusted: usize) -> Option<(u8, &[u8], 
     let end = pos + 5 + len;
     let payload = bytes.get(pos + 5..end)?;
     let stored = bytes.get(end..end + 4)?;
-    if head[4] == KIND_EVENTS && end + 4 <= trusted {
-        return Some((head[4], payload, end + 4));
-    }
     let mut crc = Crc32::new();
     crc.update(head);
     crc.update(payload);
@@ -741,7 +797,6 @@ pub(crate) fn snapshot(state: &mut State, roots: &[u8]) -> Vec<u8> {
     }
     w.commit(state.seq);
     state.strings = strings;
-    state.trusted = 0;
     w.buf
 }
 
@@ -835,13 +890,20 @@ mod tests {
         w.events(3, &mut records, &mut strings);
         w.file(3, &file_state("/r/projects/a.jsonl"));
         w.commit(9);
-        let mut replayed = replay(w.buf.clone(), roots, 0).unwrap();
+        let mut replayed = replay(
+            std::io::Cursor::new(w.buf.clone()),
+            w.buf.len() as u64,
+            roots,
+            0,
+        )
+        .unwrap();
         assert_eq!(replayed.valid_len, w.buf.len());
         assert!(!replayed.damaged);
         assert_eq!(replayed.state.seq, 9);
         assert_eq!(replayed.state.ledger_id, 5);
         assert_eq!(replayed.state.next_file, 4);
-        assert_eq!(replayed.state.materialize(), 0);
+        let mut source = std::io::Cursor::new(w.buf.clone());
+        assert_eq!(replayed.state.materialize_from(&mut source), 0);
         let entry = &replayed.state.files[&3];
         assert_eq!(entry.records, want);
         assert_eq!(
@@ -863,10 +925,18 @@ mod tests {
         let committed = w.buf.len();
         w.events(0, &mut [record(2, Some("/b"))], &mut strings);
         w.forget(0);
-        let mut replayed = replay(w.buf.clone(), roots, 0).unwrap();
+        let mut replayed = replay(
+            std::io::Cursor::new(w.buf.clone()),
+            w.buf.len() as u64,
+            roots,
+            0,
+        )
+        .unwrap();
         assert_eq!(replayed.valid_len, committed);
         assert!(!replayed.damaged);
-        replayed.state.materialize();
+        replayed
+            .state
+            .materialize_from(&mut std::io::Cursor::new(w.buf.clone()));
         assert_eq!(replayed.state.files[&0].records.len(), 1);
         // The string of the dropped transaction is gone too.
         assert_eq!(replayed.state.strings.len(), 2);
@@ -877,14 +947,17 @@ mod tests {
         let roots = b"/r";
         let good = header(roots, 5);
         assert_eq!(
-            replay(good[..10].to_vec(), roots, 0).unwrap_err(),
+            replay(std::io::Cursor::new(&good[..10]), 10, roots, 0).unwrap_err(),
             HeaderProblem::Damaged
         );
         let mut magic = good.clone();
         magic[0] = b'X';
-        assert_eq!(replay(magic, roots, 0).unwrap_err(), HeaderProblem::Damaged);
         assert_eq!(
-            replay(good.clone(), b"/other", 0).unwrap_err(),
+            replay(std::io::Cursor::new(&magic), magic.len() as u64, roots, 0).unwrap_err(),
+            HeaderProblem::Damaged
+        );
+        assert_eq!(
+            replay(std::io::Cursor::new(&good), good.len() as u64, b"/other", 0).unwrap_err(),
             HeaderProblem::Roots
         );
         let mut old = good[..good.len() - 4].to_vec();
@@ -892,7 +965,7 @@ mod tests {
         let crc = crc32(&old);
         old.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(
-            replay(old, roots, 0).unwrap_err(),
+            replay(std::io::Cursor::new(&old), old.len() as u64, roots, 0).unwrap_err(),
             HeaderProblem::Version(0)
         );
     }
@@ -904,14 +977,23 @@ mod tests {
         w.raw(&header(roots, 5));
         w.opaque(KIND_READING, b"future");
         w.commit(1);
-        let mut replayed = replay(w.buf.clone(), roots, 0).unwrap();
+        let mut replayed = replay(
+            std::io::Cursor::new(w.buf.clone()),
+            w.buf.len() as u64,
+            roots,
+            0,
+        )
+        .unwrap();
         assert_eq!(
             replayed.state.opaque,
             vec![(KIND_READING, b"future".to_vec())]
         );
         let again = snapshot(&mut replayed.state, roots);
         assert_eq!(
-            replay(again, roots, 0).unwrap().state.opaque,
+            replay(std::io::Cursor::new(&again), again.len() as u64, roots, 0)
+                .unwrap()
+                .state
+                .opaque,
             vec![(KIND_READING, b"future".to_vec())]
         );
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
-    Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, compare_events, discover,
-    fnv1a_128, read_source,
+    Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, UsageEvent, compare_events,
+    discover, fnv1a_128, read_source,
 };
 
 use crate::cache::{self, Key};
@@ -98,7 +98,7 @@ pub(crate) fn run(
     let loaded_key = Key {
         ledger_id: state.ledger_id,
         seq: state.seq,
-        ledger_len: state.bytes.len() as u64,
+        ledger_len: state.len,
     };
     let cache_matches =
         matches!(sink, Sink::Append { .. }) && cached.as_ref().is_some_and(|c| c.key == loaded_key);
@@ -276,34 +276,47 @@ pub(crate) fn run(
     let saved = save(&loc, sink, &mut state, &w.buf, compact);
     stats.saved = saved.is_some();
 
-    // The kept records: from the cache plus what is new, or from every file's records.
-    let from_cache = if fast {
-        cached
-            .as_ref()
-            .and_then(|c| c.records(&state.strings))
-            .map(|records| merge(records, added))
-    } else {
-        None
-    };
-    let kept = match from_cache {
-        Some(kept) => kept,
-        None => {
-            state.materialize();
-            let mut dedup = Dedup::new();
-            for entry in state.files.values_mut() {
-                dedup.extend(std::mem::take(&mut entry.records));
+    // The kept records: from the cache (plus what is new), or from every file's records.
+    let mut events: Option<Vec<UsageEvent>> = None;
+    let mut kept: Option<Vec<Record>> = None;
+    if let Some(cached) = cached.as_ref().filter(|_| fast) {
+        if added.is_empty() {
+            events = cached.events(&state.strings);
+            if events.is_some()
+                && let Some(key) = saved.filter(|&key| key != loaded_key)
+                && let Err(e) = cache::rekey(&loc.kept, key)
+            {
+                tracing::debug!(error = %e, "cannot update the kept-records cache");
+                cache::remove(&loc.kept);
             }
-            let mut kept = dedup.into_compact_records();
-            kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
-            kept
+        } else {
+            kept = cached
+                .records(&state.strings)
+                .map(|records| merge(records, added));
+        }
+    }
+    let events = match events {
+        Some(events) => events,
+        None => {
+            let kept = kept.unwrap_or_else(|| {
+                state.materialize();
+                let mut dedup = Dedup::new();
+                for entry in state.files.values_mut() {
+                    dedup.extend(std::mem::take(&mut entry.records));
+                }
+                let mut kept = dedup.into_compact_records();
+                kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+                kept
+            });
+            if let Some(key) = saved
+                && let Err(e) = cache::write(&loc.kept, key, &kept, &state.strings)
+            {
+                tracing::debug!(error = %e, "cannot write the kept-records cache");
+                cache::remove(&loc.kept);
+            }
+            kept.into_iter().map(|r| r.event).collect()
         }
     };
-    if let Some(key) = saved.filter(|&key| !(fast && key == loaded_key))
-        && let Err(e) = cache::write(&loc.kept, key, &kept, &state.strings)
-    {
-        tracing::debug!(error = %e, "cannot write the kept-records cache");
-        cache::remove(&loc.kept);
-    }
 
     // Count.
     present.sort_unstable();
@@ -321,12 +334,12 @@ pub(crate) fn run(
     }
     scan.unreadable_files = unreadable;
     stats.files_history = state.files.len().saturating_sub(present.len()) as u64;
-    scan.events = kept.len() as u64;
+    scan.events = events.len() as u64;
     scan.duplicate_lines = usage_lines.saturating_sub(scan.events);
     stats.events_total = scan.events;
     Ok(IncrementalScan {
         discovery,
-        events: kept.into_iter().map(|r| r.event).collect(),
+        events,
         stats: scan,
         ledger: stats,
     })

@@ -163,20 +163,30 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return fresh(None),
         Err(e) => return rebuild(loc, RebuildReason::Unreadable(e.to_string())),
     };
-    let mut bytes = Vec::new();
-    if let Err(e) = file.read_to_end(&mut bytes) {
-        return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
-    }
-    let len = bytes.len();
-    let trusted = match (verified, format::ledger_id_of(&bytes)) {
-        (Some((id, upto)), Some(file_id)) if id == file_id && upto <= len as u64 => upto as usize,
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return rebuild(loc, RebuildReason::Unreadable(e.to_string())),
+    };
+    // The id in the header decides whether the caller's "checked up to" applies.
+    let mut head = [0u8; 20];
+    let id = match file.read_exact(&mut head) {
+        Ok(()) if head[..8] == format::MAGIC => Some(u64::from_le_bytes([
+            head[12], head[13], head[14], head[15], head[16], head[17], head[18], head[19],
+        ])),
+        _ => None,
+    };
+    let trusted = match (verified, id) {
+        (Some((verified_id, upto)), Some(id)) if verified_id == id && upto <= len => upto,
         _ => 0,
     };
+    if let Err(e) = file.seek(SeekFrom::Start(0)) {
+        return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
+    }
     let Replayed {
-        state,
+        mut state,
         valid_len,
         damaged,
-    } = match format::replay(bytes, &loc.roots, trusted) {
+    } = match format::replay(&file, len, &loc.roots, trusted) {
         Ok(replayed) => replayed,
         Err(HeaderProblem::Damaged) => return rebuild(loc, RebuildReason::Damaged),
         Err(HeaderProblem::Roots) => return rebuild(loc, RebuildReason::OtherRoots),
@@ -195,6 +205,7 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
         }
         Err(HeaderProblem::Version(v)) => return rebuild(loc, RebuildReason::OldVersion(v)),
     };
+    let valid_len = valid_len as u64;
     if valid_len < len {
         let dropped = len - valid_len;
         if damaged {
@@ -211,18 +222,16 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
                 "dropping the unfinished last run from the usage ledger"
             );
         }
-        if let Err(e) = file
-            .set_len(valid_len as u64)
-            .and_then(|()| file.sync_data())
-        {
+        if let Err(e) = file.set_len(valid_len).and_then(|()| file.sync_data()) {
             return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
         }
     }
+    state.source = file.try_clone().ok();
     Loaded {
         state,
         sink: Sink::Append {
             file,
-            len: valid_len as u64,
+            len: valid_len,
         },
         rebuilt: None,
     }
