@@ -238,6 +238,8 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
     let mut cold_samples = Vec::new();
     let mut warm_samples = Vec::new();
     let mut append_samples = Vec::new();
+    let mut rescan_samples = Vec::new();
+    let has_rescan = aggregate_help.contains("--rescan");
     let mut ccusage_cmd = None;
     let mut cold_cmd = None;
     let mut append_check = None;
@@ -266,6 +268,14 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
         }
         progress(&format!("aggregate run, warm, nothing new, {round}"));
         warm_samples.push(measure::run(&ctx.aggregate(&warm_dir)?)?);
+
+        // For reference: a plain full scan that neither reads nor writes the ledger.
+        if has_rescan {
+            progress(&format!("aggregate run --rescan, {round}"));
+            let mut inv = ctx.aggregate(&run_dir.join(format!("rescan-{i}")))?;
+            inv.args.push("--rescan".into());
+            rescan_samples.push(measure::run(&inv)?);
+        }
 
         // Warm after an append: the first cold state, 1 MB appended, one run; then the
         // corpus is restored (length and modification time).
@@ -319,6 +329,12 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
         ),
         append_samples,
     ));
+    if has_rescan {
+        results.push((
+            "aggregate run --rescan (full scan, no ledger; reference)".to_owned(),
+            rescan_samples,
+        ));
+    }
     let cold_out = fs::read_to_string(run_dir.join("cold-0/live-data.json"))
         .context("reading the cold run's live-data.json")?;
     let (aggregate_days, aggregate_messages) =
@@ -852,25 +868,26 @@ impl Report<'_> {
         let _ = writeln!(
             s,
             "| run | wall | user+sys CPU | peak RSS | speed-up (ccusage wall / wall) \
-             | memory (peak / ccusage peak) |"
+             | memory (peak / ccusage peak) | CPU ratio (ccusage CPU / CPU) |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
         let mut aggregate_rows = Vec::new();
         for (name, samples) in self.results {
             let m = measure::median(samples);
-            let (speed, mem) = match &baseline {
+            let ratio = |a: Duration, b: Duration| {
+                format!("{:.1}x", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+            };
+            let (speed, mem, cpu) = match &baseline {
                 Some(b) => (
-                    format!(
-                        "{:.1}x",
-                        b.wall.as_secs_f64() / m.wall.as_secs_f64().max(1e-9)
-                    ),
+                    ratio(b.wall, m.wall),
                     format!("{:.2}", m.max_rss_kib as f64 / b.max_rss_kib.max(1) as f64),
+                    ratio(b.cpu(), m.cpu()),
                 ),
-                None => ("-".to_owned(), "-".to_owned()),
+                None => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
             };
             let _ = writeln!(
                 s,
-                "| {name} | {} | {} | {} | {speed} | {mem} |",
+                "| {name} | {} | {} | {} | {speed} | {mem} | {cpu} |",
                 secs(m.wall),
                 secs(m.cpu()),
                 mib(m.max_rss_kib)
