@@ -45,9 +45,16 @@ fn node_id(path: &Path, _metadata: &Metadata) -> Option<NodeId> {
 /// `x.jsonl` is walked like any other directory, a FIFO or socket is ignored. A directory that
 /// cannot be listed is counted and logged, never fatal.
 pub fn discover(roots: &[PathBuf]) -> Discovery {
+    discover_with_metadata(roots).0
+}
+
+/// [`discover`], with the metadata of each listed file (`fs::metadata`, taken while walking),
+/// in the order of `Discovery::files`: a caller that compares files with what it saw before
+/// need not `stat` them again.
+pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<Metadata>) {
     let mut discovery = Discovery::default();
     let mut visited: HashSet<NodeId> = HashSet::new();
-    let mut found: Vec<(PathBuf, Option<NodeId>)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut seen_roots: HashSet<&Path> = HashSet::new();
     for root in roots {
         if !seen_roots.insert(root.as_path()) {
@@ -74,18 +81,24 @@ pub fn discover(roots: &[PathBuf]) -> Discovery {
             }
         }
     }
-    found.sort();
+    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut seen_files: HashSet<NodeId> = HashSet::new();
-    discovery.files = found
-        .into_iter()
-        .filter_map(|(path, id)| match id {
-            Some(id) => seen_files.insert(id).then_some(path),
-            None => Some(path),
-        })
-        .collect();
-    discovery.files.dedup();
-    discovery
+    let mut metadata = Vec::with_capacity(found.len());
+    for (path, id, meta) in found {
+        let new = match id {
+            Some(id) => seen_files.insert(id),
+            None => true,
+        };
+        if new && discovery.files.last() != Some(&path) {
+            discovery.files.push(path);
+            metadata.push(meta);
+        }
+    }
+    (discovery, metadata)
 }
+
+/// A file found: its path, identity and metadata.
+type Found = (PathBuf, Option<NodeId>, Metadata);
 
 fn is_missing(e: &io::Error) -> bool {
     matches!(
@@ -98,7 +111,7 @@ fn walk(
     top: PathBuf,
     top_metadata: &Metadata,
     visited: &mut HashSet<NodeId>,
-    found: &mut Vec<(PathBuf, Option<NodeId>)>,
+    found: &mut Vec<Found>,
     unreadable_dirs: &mut usize,
 ) {
     let mut stack = Vec::new();
@@ -138,7 +151,7 @@ fn walk(
                 }
             } else if metadata.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
                 let id = node_id(&path, &metadata);
-                found.push((path, id));
+                found.push((path, id, metadata));
             }
         }
     }
@@ -150,5 +163,25 @@ fn enter(dir: &Path, metadata: &Metadata, visited: &mut HashSet<NodeId>) -> bool
         Some(id) => visited.insert(id),
         // Without an identity a loop cannot be detected: only enter real directories.
         None => fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_follows_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let projects = dir.path().join("projects/p");
+        fs::create_dir_all(&projects).unwrap();
+        for (name, len) in [("b.jsonl", 3), ("a.jsonl", 1), ("c.txt", 2), ("d.jsonl", 4)] {
+            fs::write(projects.join(name), vec![b'x'; len]).unwrap();
+        }
+        let roots = [dir.path().to_path_buf(), dir.path().to_path_buf()];
+        let (discovery, metadata) = discover_with_metadata(&roots);
+        assert_eq!(discovery, discover(&roots));
+        let lens: Vec<u64> = metadata.iter().map(Metadata::len).collect();
+        assert_eq!(lens, [1, 3, 4]);
     }
 }

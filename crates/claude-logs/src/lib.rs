@@ -85,7 +85,7 @@ mod roots;
 mod scan;
 
 pub use dedup::{Dedup, Record, ResponseKey, compare_events};
-pub use discover::{Discovery, discover};
+pub use discover::{Discovery, discover, discover_with_metadata};
 pub use event::{Speed, TokenCounts, UsageEvent};
 pub use hash::fnv1a_128;
 pub use intern::Interner;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
     Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, UsageEvent, compare_events,
-    discover, fnv1a_128, read_source,
+    discover_with_metadata, fnv1a_128, read_source,
 };
 
 use crate::cache::{self, Key};
@@ -102,7 +102,7 @@ pub(crate) fn run(
     };
     let cache_matches =
         matches!(sink, Sink::Append { .. }) && cached.as_ref().is_some_and(|c| c.key == loaded_key);
-    let discovery = discover(roots);
+    let (discovery, metadata) = discover_with_metadata(roots);
 
     // Plan: which files are unchanged, which must be read, which entries were displaced.
     let mut present: Vec<u32> = Vec::new();
@@ -117,25 +117,9 @@ pub(crate) fn run(
             .filter_map(|(&id, e)| e.state.as_ref().map(|s| (s.path.as_path(), id)))
             .collect();
         let mut second: Vec<(&PathBuf, Stat)> = Vec::new();
-        for path in &discovery.files {
+        for (path, meta) in discovery.files.iter().zip(&metadata) {
             let at_path = by_path.get(path.as_path()).copied();
-            let stat = match std::fs::metadata(path) {
-                Ok(m) if m.is_file() => Stat::of(&m),
-                Ok(_) | Err(_) => {
-                    // Left to the reader, which reports why (or, after a race, checks the
-                    // entry at this path against the file it opens).
-                    let prior = at_path.and_then(|id| Some((id, state.files[&id].state.clone()?)));
-                    if let Some(id) = at_path {
-                        claimed.insert(id);
-                    }
-                    jobs.push(Job {
-                        path: path.clone(),
-                        prior,
-                        same_path: true,
-                    });
-                    continue;
-                }
-            };
+            let stat = Stat::of(meta);
             let known = at_path.and_then(|id| Some((id, state.files[&id].state.as_ref()?)));
             match known {
                 Some((id, s)) if s.identity == stat.identity => {
