@@ -11,7 +11,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use claude_logs::{Record, UsageEvent};
+use std::collections::HashSet;
+
+use claude_logs::{Dedup, Record, UsageEvent, compare_events};
 
 use crate::format::{EVENT_BYTES, Strings, decode_event, put_event};
 
@@ -121,9 +123,13 @@ pub(crate) fn read(path: &Path) -> Option<Cache> {
 }
 
 impl Cache {
-    /// The kept records, when the checksum matches and every string id is known.
-    pub(crate) fn records(&self, strings: &Strings) -> Option<Vec<Record>> {
-        self.decode(strings, |r| r)
+    /// The encoded kept records, when the checksum matches.
+    pub(crate) fn body(&self) -> Option<Vec<u8>> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
+        let mut body = vec![0u8; self.count * EVENT_BYTES];
+        file.read_exact(&mut body).ok()?;
+        (checksum(&body) == self.checksum).then_some(body)
     }
 
     /// The kept events (the output), likewise.
@@ -151,6 +157,83 @@ impl Cache {
     }
 }
 
+/// The events of an encoded body.
+pub(crate) fn events_of(body: &[u8], strings: &Strings) -> Option<Vec<UsageEvent>> {
+    body.chunks_exact(EVENT_BYTES)
+        .map(|b| decode_event(b, strings).map(|r| r.event))
+        .collect()
+}
+
+/// The message id hash of an encoded record, when it has a key.
+fn message_id(slot: &[u8]) -> Option<u128> {
+    (slot[24] & 1 != 0).then(|| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&slot[25..41]);
+        u128::from_le_bytes(a)
+    })
+}
+
+/// `body` (kept records, encoded, sorted) with `added` records deduplicated into it, still
+/// sorted. Only responses sharing a `message.id` with an added record can change, so only
+/// those are decoded and deduplicated again; the other records are copied as they are, and
+/// each changed record goes in at the place a binary search finds. `None` when a string is
+/// not in `strings`.
+pub(crate) fn merge(body: &[u8], added: Vec<Record>, strings: &Strings) -> Option<Vec<u8>> {
+    let ids: HashSet<u128> = added
+        .iter()
+        .filter_map(|r| r.key.map(|k| k.message_id))
+        .collect();
+    let mut rest: Vec<u8> = Vec::with_capacity(body.len());
+    let mut dedup = Dedup::new();
+    for slot in body.chunks_exact(EVENT_BYTES) {
+        if message_id(slot).is_some_and(|id| ids.contains(&id)) {
+            dedup.insert(decode_event(slot, strings)?);
+        } else {
+            rest.extend_from_slice(slot);
+        }
+    }
+    dedup.extend(added);
+    let mut changed = dedup.into_compact_records();
+    changed.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+    let n = rest.len() / EVENT_BYTES;
+    let slot = |i: usize| &rest[i * EVENT_BYTES..(i + 1) * EVENT_BYTES];
+    let mut out = Vec::with_capacity(rest.len() + changed.len() * EVENT_BYTES);
+    let mut from = 0;
+    for record in &changed {
+        let (mut lo, mut hi) = (from, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let at = decode_event(slot(mid), strings)?;
+            if compare_events(&at.event, &record.event).is_le() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        out.extend_from_slice(&rest[from * EVENT_BYTES..lo * EVENT_BYTES]);
+        encode(&mut out, record, strings)?;
+        from = lo;
+    }
+    out.extend_from_slice(&rest[from * EVENT_BYTES..]);
+    Some(out)
+}
+
+/// Encodes `record` with the ids of its strings in `strings`.
+fn encode(out: &mut Vec<u8>, record: &Record, strings: &Strings) -> Option<()> {
+    let e = &record.event;
+    let model = strings.id(&e.model)?;
+    let project = match &e.project {
+        Some(p) => strings.id(p)?,
+        None => u32::MAX,
+    };
+    let session = match &e.session_id {
+        Some(s) => strings.id(s)?,
+        None => u32::MAX,
+    };
+    put_event(out, record, model, project, session);
+    Some(())
+}
+
 /// Points the cache at `path` at another ledger state with the same kept records.
 pub(crate) fn rekey(path: &Path, key: Key) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
@@ -171,14 +254,7 @@ pub(crate) fn write(
     strings: &Strings,
 ) -> std::io::Result<()> {
     let missing = || std::io::Error::other("a string is not in the ledger");
-    let mut out = Vec::with_capacity(HEADER + records.len() * EVENT_BYTES);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&key.ledger_id.to_le_bytes());
-    out.extend_from_slice(&key.seq.to_le_bytes());
-    out.extend_from_slice(&key.ledger_len.to_le_bytes());
-    out.extend_from_slice(&(records.len() as u64).to_le_bytes());
-    out.extend_from_slice(&0u64.to_le_bytes());
+    let mut body = Vec::with_capacity(records.len() * EVENT_BYTES);
     // Consecutive records mostly share their strings: look each up once.
     let mut last: [Option<(*const u8, u32)>; 3] = [None; 3];
     let mut id_of = |slot: usize, s: &str| -> Option<u32> {
@@ -202,20 +278,34 @@ pub(crate) fn write(
             Some(s) => id_of(2, s).ok_or_else(missing)?,
             None => u32::MAX,
         };
-        put_event(&mut out, r, model, project, session);
+        put_event(&mut body, r, model, project, session);
     }
-    let sum = checksum(&out[HEADER..]);
-    out[44..52].copy_from_slice(&sum.to_le_bytes());
+    write_body(path, key, &body)
+}
+
+/// Writes a cache with an encoded `body` for the ledger state `key` (temp file, then rename).
+pub(crate) fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(HEADER);
+    head.extend_from_slice(&MAGIC);
+    head.extend_from_slice(&VERSION.to_le_bytes());
+    head.extend_from_slice(&key.ledger_id.to_le_bytes());
+    head.extend_from_slice(&key.seq.to_le_bytes());
+    head.extend_from_slice(&key.ledger_len.to_le_bytes());
+    head.extend_from_slice(&((body.len() / EVENT_BYTES) as u64).to_le_bytes());
+    head.extend_from_slice(&checksum(body).to_le_bytes());
     let temp = path.with_extension("kept-tmp");
     let result = (|| {
-        let mut file = std::fs::OpenOptions::new();
-        file.write(true).create(true).truncate(true);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            file.mode(0o600);
+            options.mode(0o600);
         }
-        file.open(&temp)?.write_all(&out)?;
+        let mut file = options.open(&temp)?;
+        file.write_all(&head)?;
+        file.write_all(body)?;
+        drop(file);
         std::fs::rename(&temp, path)
     })();
     if result.is_err() {

@@ -262,7 +262,6 @@ pub(crate) fn run(
 
     // The kept records: from the cache (plus what is new), or from every file's records.
     let mut events: Option<Vec<UsageEvent>> = None;
-    let mut kept: Option<Vec<Record>> = None;
     if let Some(cached) = cached.as_ref().filter(|_| fast) {
         if added.is_empty() {
             events = cached.events(&state.strings);
@@ -273,25 +272,30 @@ pub(crate) fn run(
                 tracing::debug!(error = %e, "cannot update the kept-records cache");
                 cache::remove(&loc.kept);
             }
-        } else {
-            kept = cached
-                .records(&state.strings)
-                .map(|records| merge(records, added));
+        } else if let Some(body) = cached
+            .body()
+            .and_then(|body| cache::merge(&body, added, &state.strings))
+        {
+            events = cache::events_of(&body, &state.strings);
+            if events.is_some()
+                && let Some(key) = saved
+                && let Err(e) = cache::write_body(&loc.kept, key, &body)
+            {
+                tracing::debug!(error = %e, "cannot write the kept-records cache");
+                cache::remove(&loc.kept);
+            }
         }
     }
     let events = match events {
         Some(events) => events,
         None => {
-            let kept = kept.unwrap_or_else(|| {
-                state.materialize();
-                let mut dedup = Dedup::new();
-                for entry in state.files.values_mut() {
-                    dedup.extend(std::mem::take(&mut entry.records));
-                }
-                let mut kept = dedup.into_compact_records();
-                kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
-                kept
-            });
+            state.materialize();
+            let mut dedup = Dedup::new();
+            for entry in state.files.values_mut() {
+                dedup.extend(std::mem::take(&mut entry.records));
+            }
+            let mut kept = dedup.into_compact_records();
+            kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
             if let Some(key) = saved
                 && let Err(e) = cache::write(&loc.kept, key, &kept, &state.strings)
             {
@@ -327,42 +331,6 @@ pub(crate) fn run(
         stats: scan,
         ledger: stats,
     })
-}
-
-/// `cached` (kept records, sorted) with `added` records deduplicated into it, sorted.
-///
-/// Only responses sharing a `message.id` with an added record can change, so only those are
-/// deduplicated again; the rest stays as it is.
-fn merge(cached: Vec<Record>, added: Vec<Record>) -> Vec<Record> {
-    if added.is_empty() {
-        return cached;
-    }
-    let ids: HashSet<u128> = added
-        .iter()
-        .filter_map(|r| r.key.map(|k| k.message_id))
-        .collect();
-    let mut rest = Vec::with_capacity(cached.len());
-    let mut dedup = Dedup::new();
-    for record in cached {
-        if record.key.is_some_and(|k| ids.contains(&k.message_id)) {
-            dedup.insert(record);
-        } else {
-            rest.push(record);
-        }
-    }
-    dedup.extend(added);
-    let mut changed = dedup.into_compact_records();
-    changed.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
-    let mut out = Vec::with_capacity(rest.len() + changed.len());
-    let mut rest = rest.into_iter().peekable();
-    for record in changed {
-        while let Some(r) = rest.next_if(|r| compare_events(&r.event, &record.event).is_le()) {
-            out.push(r);
-        }
-        out.push(record);
-    }
-    out.extend(rest);
-    out
 }
 
 /// Writes this run's transaction `txn`, or the whole state when `compact`; returns the
