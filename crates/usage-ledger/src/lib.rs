@@ -30,8 +30,16 @@
 //!    A file found at a new path with the identity and fingerprint of an entry whose path is
 //!    gone is that entry, renamed: it is not read again. An incomplete last line is left for
 //!    the next run.
-//! 4. The changes are appended as one transaction and flushed; the events are the global
-//!    dedup of every entry's records.
+//! 4. The changes are appended as one transaction and flushed (`sync_data`); the events are
+//!    the global dedup of every entry's records.
+//!
+//! Step 4 is shortened by a cache (`ledger-<key>.kept`): the kept records of the last run, in
+//! output order, tied to one state of the ledger (its id, commit sequence and length) and
+//! checksummed. With nothing new, the events are decoded straight from it (no dedup, no sort),
+//! and the ledger's event batches are neither decoded nor checksummed again (the run that
+//! wrote the cache checked them). After appends, only the responses whose `message.id` occurs
+//! in the new records are deduplicated again and merged in. Anything else (a file read again
+//! from its start, a damaged or foreign cache) takes the full path.
 //!
 //! The result: the events of every transcript present now (its content up to its last
 //! complete line), plus the records last seen of transcripts that no longer exist. A
@@ -44,8 +52,9 @@
 //! (absolute, normalized, sorted), so a run over other roots never touches this ledger. All
 //! integers are little-endian.
 //!
-//! - Header: magic `AIOSLEDG`, `version: u32`, `roots_len: u32`, the roots (NUL-separated),
-//!   `crc32: u32` of the preceding header bytes.
+//! - Header: magic `AIOSLEDG`, `version: u32`, `ledger_id: u64` (new at each rebuild and
+//!   compaction), `roots_len: u32`, the roots (NUL-separated), `crc32: u32` of the preceding
+//!   header bytes.
 //! - Then records: `len: u32`, `kind: u8`, `payload` (`len` bytes), `crc32: u32` of `len`,
 //!   `kind` and `payload` (CRC-32/IEEE).
 //!   - `1` string: UTF-8 bytes; the n-th string record has id n.
