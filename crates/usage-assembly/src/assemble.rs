@@ -1,7 +1,7 @@
 //! From events to windows, days and breakdowns.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -11,7 +11,7 @@ use crate::calibration::CalibrationPoint;
 use crate::counts::Counts;
 use crate::model::Family;
 use crate::plan::Plan;
-use crate::prices::PriceTable;
+use crate::prices::{ModelPrice, PriceTable};
 use crate::reading::ServerReading;
 use crate::window::{Window, WindowId, last_block, week_length};
 
@@ -147,10 +147,18 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
     let mut events: Vec<&UsageEvent> = input.events.iter().filter(|e| e.timestamp <= now).collect();
     let events_after_now = (input.events.len() - events.len()) as u64;
     events.sort_by(|a, b| compare_events(a, b));
-    let priced: Vec<(&UsageEvent, Option<f64>)> = events
-        .iter()
-        .map(|e| (*e, input.prices.price(&e.model, &e.tokens, e.speed)))
-        .collect();
+    // A history holds few distinct models: look each up once, not once per response.
+    let mut lookups: HashMap<&str, (Option<&ModelPrice>, Family)> = HashMap::new();
+    let mut event_families: Vec<Family> = Vec::with_capacity(events.len());
+    let mut priced: Vec<(&UsageEvent, Option<f64>)> = Vec::with_capacity(events.len());
+    for event in &events {
+        let model: &str = &event.model;
+        let (price, family) = *lookups
+            .entry(model)
+            .or_insert_with(|| (input.prices.lookup(model), Family::from_model(model)));
+        event_families.push(family);
+        priced.push((*event, price.map(|p| p.cost(&event.tokens, event.speed))));
+    }
 
     let mut totals = Counts::default();
     let mut models: BTreeMap<&str, Counts> = BTreeMap::new();
@@ -161,7 +169,7 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
     let mut families: BTreeMap<Family, Counts> = BTreeMap::new();
     let week_start = now - week_length();
 
-    for (event, cost) in &priced {
+    for ((event, cost), family) in priced.iter().zip(&event_families) {
         let tokens = &event.tokens;
         totals.add_event(tokens, *cost);
         models
@@ -194,7 +202,7 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
         if event.timestamp > week_start {
             week.add_event(tokens, *cost);
             families
-                .entry(Family::from_model(&event.model))
+                .entry(*family)
                 .or_default()
                 .add_event(tokens, *cost);
         }

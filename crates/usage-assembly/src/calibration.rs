@@ -367,8 +367,11 @@ pub(crate) fn local_usage(
         } else {
             t > start
         };
+        if !after_start || t > end {
+            continue;
+        }
         let family = Family::from_model(&event.model);
-        if after_start && t <= end && in_family(window, family) {
+        if in_family(window, family) {
             usage.add(family, tokens_of(event), cost.unwrap_or(0.0));
             counts.add_event(&event.tokens, *cost);
         }
