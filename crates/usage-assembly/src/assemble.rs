@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use claude_logs::{Speed, UsageEvent};
+use claude_logs::UsageEvent;
 
 use crate::calibration::CalibrationPoint;
 use crate::counts::Counts;
@@ -146,7 +146,10 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
     let now = input.now;
     let mut events: Vec<&UsageEvent> = input.events.iter().filter(|e| e.timestamp <= now).collect();
     let events_after_now = (input.events.len() - events.len()) as u64;
-    events.sort_by(|a, b| compare_events(a, b));
+    // The reader hands the events over in this order already; checking is linear, sorting is not.
+    if !events.is_sorted_by(|a, b| compare_events(a, b) != Ordering::Greater) {
+        events.sort_unstable_by(|a, b| compare_events(a, b));
+    }
     // A history holds few distinct models: look each up once, not once per response.
     let mut lookups: HashMap<&str, (Option<&ModelPrice>, Family)> = HashMap::new();
     let mut event_families: Vec<Family> = Vec::with_capacity(events.len());
@@ -295,27 +298,10 @@ fn most_expensive_first(map: BTreeMap<&str, Counts>) -> Vec<(String, Counts)> {
 }
 
 /// A total order on events: by time, then by every other field, so that sums (floating-point
-/// costs included) do not depend on the input order.
+/// costs included) do not depend on the input order. The same order as the reader's
+/// ([`claude_logs::compare_events`]), so input that comes sorted needs no sort.
 fn compare_events(a: &UsageEvent, b: &UsageEvent) -> Ordering {
-    let speed = |s: Speed| matches!(s, Speed::Fast);
-    let tokens = |e: &UsageEvent| {
-        let t = &e.tokens;
-        (
-            t.input,
-            t.output,
-            t.cache_creation,
-            t.cache_read,
-            t.cache_creation_5m,
-            t.cache_creation_1h,
-        )
-    };
-    a.timestamp
-        .cmp(&b.timestamp)
-        .then_with(|| a.model.cmp(&b.model))
-        .then_with(|| a.project.cmp(&b.project))
-        .then_with(|| a.session_id.cmp(&b.session_id))
-        .then_with(|| tokens(a).cmp(&tokens(b)))
-        .then_with(|| speed(a.speed).cmp(&speed(b.speed)))
+    claude_logs::compare_events(a, b)
 }
 
 #[cfg(test)]

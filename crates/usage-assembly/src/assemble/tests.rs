@@ -6,6 +6,7 @@ use claude_logs::TokenCounts;
 use proptest::prelude::*;
 
 use super::*;
+use claude_logs::Speed;
 use crate::window::Source;
 
 const SONNET: &str = "claude-sonnet-4-5-20250929";
