@@ -6,8 +6,8 @@ use claude_logs::TokenCounts;
 use proptest::prelude::*;
 
 use super::*;
-use claude_logs::Speed;
 use crate::window::Source;
+use claude_logs::Speed;
 
 const SONNET: &str = "claude-sonnet-4-5-20250929";
 const OPUS: &str = "claude-opus-4-6";
