@@ -23,6 +23,9 @@ struct Settings {
     roots: Vec<PathBuf>,
     home: Option<PathBuf>,
     scan: ScanOptions,
+    /// `--state-dir`, else the default; resolved once for the ledger, the readings and the
+    /// reader's cool-down.
+    state_dir: Option<PathBuf>,
     oauth: Option<ReaderConfig>,
 }
 
@@ -67,7 +70,8 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
         threads: args.threads.unwrap_or(0),
         ..ScanOptions::default()
     };
-    let oauth = reader_config(args)?;
+    let state_dir = state_dir(args);
+    let oauth = reader_config(args, state_dir.clone())?;
     Ok(Settings {
         now,
         timezone,
@@ -76,12 +80,13 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
         roots,
         home,
         scan,
+        state_dir,
         oauth,
     })
 }
 
 /// The usage reader's configuration, or `None` with `--no-oauth`.
-fn reader_config(args: &RunArgs) -> Result<Option<ReaderConfig>> {
+fn reader_config(args: &RunArgs, state_dir: Option<PathBuf>) -> Result<Option<ReaderConfig>> {
     if args.no_oauth {
         return Ok(None);
     }
@@ -101,7 +106,7 @@ fn reader_config(args: &RunArgs) -> Result<Option<ReaderConfig>> {
             oauth_usage::MAX_BUDGET.as_secs()
         )));
     }
-    let mut config = ReaderConfig::from_process(state_dir(args));
+    let mut config = ReaderConfig::from_process(state_dir);
     config.base_url = base_url;
     config.budget = std::time::Duration::from_secs_f64(timeout);
     config.freshness = std::time::Duration::from_secs(args.oauth_freshness);
@@ -134,14 +139,14 @@ fn scan_transcripts(
     if args.rescan {
         return full();
     }
-    let Some(dir) = state_dir(args) else {
+    let Some(dir) = &settings.state_dir else {
         tracing::warn!(
             "no state directory (set --state-dir or HOME): reading every transcript, without \
              the usage ledger"
         );
         return full();
     };
-    match usage_ledger::scan_incremental(&dir, &settings.roots, &settings.scan) {
+    match usage_ledger::scan_incremental(dir, &settings.roots, &settings.scan) {
         Ok(scan) => Ok((
             scan.discovery,
             claude_logs::ScanOutput {
@@ -168,11 +173,11 @@ fn calibration_points(
     base: &AssemblyInput<'_>,
     fresh: Option<(&usage_assembly::ServerReading, &oauth_usage::UsageReading)>,
 ) -> Vec<usage_assembly::CalibrationPoint> {
-    let Some(dir) = state_dir(args).filter(|_| !args.rescan) else {
+    let Some(dir) = settings.state_dir.as_deref().filter(|_| !args.rescan) else {
         return Vec::new();
     };
     let mut points: Vec<usage_assembly::CalibrationPoint> =
-        usage_ledger::load_readings(&dir, &settings.roots)
+        usage_ledger::load_readings(dir, &settings.roots)
             .iter()
             .filter_map(oauth::point_from_stored)
             .collect();
@@ -180,7 +185,7 @@ fn calibration_points(
         let new = usage_assembly::calibration_points(base, server, reading.fetched_at);
         let stored: Vec<usage_ledger::StoredReading> =
             new.iter().map(oauth::point_to_stored).collect();
-        if let Err(err) = usage_ledger::append_readings(&dir, &settings.roots, &stored) {
+        if let Err(err) = usage_ledger::append_readings(dir, &settings.roots, &stored) {
             tracing::warn!(error = %err, "cannot store the reading for calibration");
         }
         points.extend(new);
@@ -310,12 +315,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     output::write_atomic(&args.out, text.as_bytes())?;
 
     let stats = &scan.stats;
-    let skipped = stats.skipped.invalid_json
-        + stats.skipped.invalid_utf8
-        + stats.skipped.wrong_types
-        + stats.skipped.bad_timestamp
-        + stats.skipped.oversized
-        + stats.skipped.truncated;
+    let skipped = stats.skipped.total();
     let mut summary = format!(
         "wrote {}: {} files, {} responses, {} duplicate lines, {} skipped lines, {}, {:.2} s",
         args.out.display(),

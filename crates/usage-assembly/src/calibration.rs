@@ -47,7 +47,7 @@ use claude_logs::UsageEvent;
 use crate::counts::Counts;
 use crate::model::Family;
 use crate::reading::ServerReading;
-use crate::window::{Window, WindowId};
+use crate::window::{Window, WindowId, pct_of};
 
 /// Readings under this percentage are too coarse to calibrate from (the server rounds).
 pub const MIN_PCT: f64 = 1.0;
@@ -446,13 +446,13 @@ pub(crate) fn apply(
             window.counts = counts;
             window.used = counts.cost_usd;
             if let Some(cap) = window.cap {
-                window.pct = Some(round_tenth(window.used / cap * 100.0));
+                window.pct = Some(pct_of(window.used, cap));
             }
         }
         if let Some(fit) = fits.iter().find(|f| f.window == window.id) {
             window.used = usage.weighted_cost(fit.opus_weight);
             window.cap = Some(fit.cap_usd);
-            window.pct = Some(round_tenth(window.used / fit.cap_usd * 100.0));
+            window.pct = Some(pct_of(window.used, fit.cap_usd));
             window.calibration = Some(CalibrationInfo {
                 readings: fit.readings,
                 newest_at: fit.newest_at,
@@ -460,10 +460,6 @@ pub(crate) fn apply(
             });
         }
     }
-}
-
-fn round_tenth(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ impl Window {
             id,
             used,
             cap,
-            pct: cap.map(|cap| round_tenth(used / cap * 100.0)),
+            pct: cap.map(|cap| pct_of(used, cap)),
             source: Source::Estimate,
             resets_at,
             counts,
@@ -149,6 +149,11 @@ impl Window {
     pub fn label(&self) -> &'static str {
         self.id.label()
     }
+}
+
+/// `used` as a percentage of `cap`, rounded to 0.1 and not clamped.
+pub(crate) fn pct_of(used: f64, cap: f64) -> f64 {
+    round_tenth(used / cap * 100.0)
 }
 
 fn round_tenth(value: f64) -> f64 {

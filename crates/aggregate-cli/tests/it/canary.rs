@@ -10,7 +10,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::oauth::{TYPICAL_ANSWER, write_script};
+use crate::oauth::{Setup, TYPICAL_ANSWER};
 use crate::support::{NOW, aggregate, fixture_root};
 
 /// A body of `len` characters from the token alphabet, unique to this process and moment.
@@ -100,29 +100,13 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// A config dir with the canary credential, a fake `claude`, and a transcript root holding the
-/// fixtures plus a line whose text is the transcript canary.
-fn setup(canaries: &Canaries) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config");
-    std::fs::create_dir(&config).unwrap();
-    let credential = json!({"claudeAiOauth": {
-        "accessToken": canaries.token,
-        "refreshToken": canaries.refresh,
-        "expiresAt": 1_795_953_600_000_i64,
-        "scopes": ["user:inference", "user:profile"],
-        "subscriptionType": "pro",
-        "rateLimitTier": "default_claude_pro"
-    }});
-    std::fs::write(config.join(".credentials.json"), credential.to_string()).unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    write_script(
-        &bin.join("claude"),
-        "#!/bin/sh\necho '2.1.70 (Claude Code)'\n",
-    );
-
-    let project = dir.path().join("transcripts/projects/-home-user-work-app");
+/// A config dir with the canary credential, a fake `claude`, and a transcript root holding a
+/// line whose text is the transcript canary.
+fn setup(canaries: &Canaries) -> Setup {
+    let setup = Setup::with_refresh(&canaries.token, &canaries.refresh, 1_795_953_600_000);
+    let project = setup
+        .path()
+        .join("transcripts/projects/-home-user-work-app");
     std::fs::create_dir_all(&project).unwrap();
     let line = json!({
         "type": "assistant", "timestamp": "2026-11-28T11:45:00.000Z", "sessionId": "s-canary",
@@ -133,7 +117,7 @@ fn setup(canaries: &Canaries) -> tempfile::TempDir {
             "usage": {"input_tokens": 3, "output_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
     });
     std::fs::write(project.join("canary.jsonl"), format!("{line}\n")).unwrap();
-    dir
+    setup
 }
 
 async fn run_mode(canaries: &Canaries, name: &str, response: ResponseTemplate) {

@@ -32,13 +32,22 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub(crate) fn new(token: &str, expires_at_ms: i64) -> Setup {
+        Setup::with_refresh(
+            token,
+            "sk-ant-ort01-FAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREF",
+            expires_at_ms,
+        )
+    }
+
+    /// The same with the given refresh token.
+    pub(crate) fn with_refresh(token: &str, refresh: &str, expires_at_ms: i64) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config");
         std::fs::create_dir(&config).unwrap();
         let credential = json!({
             "claudeAiOauth": {
                 "accessToken": token,
-                "refreshToken": "sk-ant-ort01-FAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREFRESHFAKEREF",
+                "refreshToken": refresh,
                 "expiresAt": expires_at_ms,
                 "scopes": ["user:inference", "user:profile"],
                 "subscriptionType": "max",
