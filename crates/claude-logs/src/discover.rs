@@ -1,7 +1,8 @@
 //! Finding the transcript files under the roots.
 
 use std::collections::HashSet;
-use std::fs::{self, Metadata};
+use std::ffi::OsString;
+use std::fs::{self, FileType, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -81,7 +82,10 @@ pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<Metadata>) {
             }
         }
     }
-    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    // Each root's walk lists its files in path order already; only several roots can interleave.
+    if !found.is_sorted_by(|a, b| a.0 <= b.0) {
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     let mut seen_files: HashSet<NodeId> = HashSet::new();
     let mut metadata = Vec::with_capacity(found.len());
     for (path, id, meta) in found {
@@ -107,6 +111,8 @@ fn is_missing(e: &io::Error) -> bool {
     )
 }
 
+/// Walks `top` depth first, each directory's entries in name order, so that files come out
+/// sorted by path (component by component) without sorting the whole list.
 fn walk(
     top: PathBuf,
     top_metadata: &Metadata,
@@ -114,47 +120,104 @@ fn walk(
     found: &mut Vec<Found>,
     unreadable_dirs: &mut usize,
 ) {
-    let mut stack = Vec::new();
-    if enter(&top, top_metadata, visited) {
-        stack.push(top);
+    if !enter(&top, top_metadata, visited) {
+        return;
     }
-    while let Some(dir) = stack.pop() {
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
+    // Directories being walked, each with its entries still to visit (in reverse name order,
+    // so that `pop` gives the next one).
+    let mut stack: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
+    if let Some(entries) = list(&top, unreadable_dirs) {
+        stack.push((top, entries));
+    }
+    while let Some((dir, entries)) = stack.last_mut() {
+        let Some(Entry {
+            name,
+            file_type,
+            entry,
+        }) = entries.pop()
+        else {
+            stack.pop();
+            continue;
+        };
+        let path = dir.join(&name);
+        let is_jsonl = Path::new(&name).extension().is_some_and(|e| e == "jsonl");
+        // Only directories, transcripts and symlinks (which may point at either) need a
+        // `stat`; a real entry is looked up relative to its open directory, not by path.
+        let metadata = if file_type.is_symlink() {
+            // Follows the link; a dangling one is skipped.
+            fs::metadata(&path)
+        } else if file_type.is_dir() || (file_type.is_file() && is_jsonl) {
+            entry.metadata()
+        } else {
+            continue;
+        };
+        let metadata = match metadata {
+            Ok(metadata) => metadata,
             Err(e) => {
-                tracing::warn!(path = %dir.display(), error = %e, "cannot list transcript directory");
-                *unreadable_dirs += 1;
+                // A vanished entry.
+                tracing::debug!(path = %path.display(), error = %e, "skipping an entry");
                 continue;
             }
         };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) => {
-                    tracing::warn!(path = %dir.display(), error = %e, "cannot list transcript directory");
-                    *unreadable_dirs += 1;
-                    break;
-                }
-            };
-            let path = entry.path();
-            // Follows symlinks; a dangling link or a vanished entry is skipped.
-            let metadata = match fs::metadata(&path) {
-                Ok(metadata) => metadata,
-                Err(e) => {
-                    tracing::debug!(path = %path.display(), error = %e, "skipping an entry");
-                    continue;
-                }
-            };
-            if metadata.is_dir() {
-                if enter(&path, &metadata, visited) {
-                    stack.push(path);
-                }
-            } else if metadata.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
-                let id = node_id(&path, &metadata);
-                found.push((path, id, metadata));
+        if metadata.is_dir() {
+            if enter(&path, &metadata, visited)
+                && let Some(entries) = list(&path, unreadable_dirs)
+            {
+                stack.push((path, entries));
+            }
+        } else if metadata.is_file() && is_jsonl {
+            let id = node_id(&path, &metadata);
+            found.push((path, id, metadata));
+        }
+    }
+}
+
+/// A directory entry with its name and type, as listed.
+struct Entry {
+    name: OsString,
+    file_type: FileType,
+    /// Kept for its `metadata`, which looks the name up in the open directory.
+    entry: fs::DirEntry,
+}
+
+/// The entries of `dir` with their types, in reverse name order; `None` (counted and logged)
+/// when it cannot be listed. An entry that fails mid-listing ends the listing the same way.
+fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
+    let warn = |e: &io::Error| {
+        tracing::warn!(path = %dir.display(), error = %e, "cannot list transcript directory");
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            warn(&e);
+            *unreadable_dirs += 1;
+            return None;
+        }
+    };
+    let mut list = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                warn(&e);
+                *unreadable_dirs += 1;
+                break;
+            }
+        };
+        // The type comes with the listing on most file systems (no `stat`).
+        match entry.file_type() {
+            Ok(file_type) => list.push(Entry {
+                name: entry.file_name(),
+                file_type,
+                entry,
+            }),
+            Err(e) => {
+                tracing::debug!(path = %entry.path().display(), error = %e, "skipping an entry");
             }
         }
     }
+    list.sort_unstable_by(|a, b| b.name.cmp(&a.name));
+    Some(list)
 }
 
 /// Marks a directory as visited; false when it was already.
