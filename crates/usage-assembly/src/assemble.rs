@@ -150,74 +150,92 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
     if !events.is_sorted_by(|a, b| compare_events(a, b) != Ordering::Greater) {
         events.sort_unstable_by(|a, b| compare_events(a, b));
     }
-    // A history holds few distinct models: look each up once, not once per response.
-    let mut lookups: HashMap<&str, (Option<&ModelPrice>, Family)> = HashMap::new();
-    let mut event_families: Vec<Family> = Vec::with_capacity(events.len());
-    let mut priced: Vec<(&UsageEvent, Option<f64>)> = Vec::with_capacity(events.len());
+    // A history holds few distinct models and projects: each gets a small index, looked up
+    // once per run of equal strings (the reader shares one copy of each), and the sums are
+    // kept in vectors by index.
+    let mut model_ids = Indexer::default();
+    let mut project_ids = Indexer::default();
+    let mut lookups: Vec<(Option<&ModelPrice>, Family)> = Vec::new();
+    let mut priced: Vec<Priced<'_>> = Vec::with_capacity(events.len());
+    let mut model_index: Vec<u32> = Vec::with_capacity(events.len());
     for event in &events {
         let model: &str = &event.model;
-        let (price, family) = *lookups
-            .entry(model)
-            .or_insert_with(|| (input.prices.lookup(model), Family::from_model(model)));
-        event_families.push(family);
-        priced.push((*event, price.map(|p| p.cost(&event.tokens, event.speed))));
+        let m = model_ids.index(model);
+        if m == lookups.len() {
+            lookups.push((input.prices.lookup(model), Family::from_model(model)));
+        }
+        let (price, family) = lookups[m];
+        model_index.push(m as u32);
+        priced.push(Priced {
+            event,
+            cost: price.map(|p| p.cost(&event.tokens, event.speed)),
+            family,
+        });
     }
 
     let mut totals = Counts::default();
-    let mut models: BTreeMap<&str, Counts> = BTreeMap::new();
-    let mut projects: BTreeMap<&str, Counts> = BTreeMap::new();
-    let mut days: BTreeMap<NaiveDate, (Counts, BTreeMap<&str, Counts>)> = BTreeMap::new();
-    let mut unpriced: BTreeMap<&str, UnpricedModel> = BTreeMap::new();
+    let mut models: Vec<Counts> = vec![Counts::default(); lookups.len()];
+    let mut projects: Vec<Counts> = Vec::new();
+    let mut days: Vec<(NaiveDate, Counts, Vec<Counts>)> = Vec::new();
+    let mut day_index: HashMap<NaiveDate, usize> = HashMap::new();
+    let mut unpriced: Vec<Option<UnpricedModel>> = vec![None; lookups.len()];
     let mut week = Counts::default();
     let mut families: BTreeMap<Family, Counts> = BTreeMap::new();
     let week_start = now - week_length();
 
-    for ((event, cost), family) in priced.iter().zip(&event_families) {
+    for (p, &m) in priced.iter().zip(&model_index) {
+        let (event, cost) = (p.event, p.cost);
+        let m = m as usize;
         let tokens = &event.tokens;
-        totals.add_event(tokens, *cost);
-        models
-            .entry(&event.model)
-            .or_default()
-            .add_event(tokens, *cost);
-        let project = event.project.as_deref().unwrap_or(UNKNOWN_PROJECT);
-        projects
-            .entry(project)
-            .or_default()
-            .add_event(tokens, *cost);
+        totals.add_event(tokens, cost);
+        models[m].add_event(tokens, cost);
+        let project = project_ids.index(event.project.as_deref().unwrap_or(UNKNOWN_PROJECT));
+        if project == projects.len() {
+            projects.push(Counts::default());
+        }
+        projects[project].add_event(tokens, cost);
         let date = event.timestamp.with_timezone(&input.timezone).date_naive();
-        let (day, day_models) = days.entry(date).or_default();
-        day.add_event(tokens, *cost);
-        day_models
-            .entry(&event.model)
-            .or_default()
-            .add_event(tokens, *cost);
+        // Sorted events give each day in one run; a day seen before (a clock change in the
+        // zone) is found by its date.
+        let d = match days.last() {
+            Some((last, _, _)) if *last == date => days.len() - 1,
+            _ => *day_index.entry(date).or_insert_with(|| {
+                days.push((date, Counts::default(), Vec::new()));
+                days.len() - 1
+            }),
+        };
+        let (_, day, day_models) = &mut days[d];
+        day.add_event(tokens, cost);
+        if day_models.len() <= m {
+            day_models.resize(m + 1, Counts::default());
+        }
+        day_models[m].add_event(tokens, cost);
         if cost.is_none() {
-            let entry = unpriced
-                .entry(&event.model)
-                .or_insert_with(|| UnpricedModel {
-                    model: event.model.to_string(),
-                    messages: 0,
-                    total_tokens: 0,
-                });
+            let entry = unpriced[m].get_or_insert_with(|| UnpricedModel {
+                model: event.model.to_string(),
+                messages: 0,
+                total_tokens: 0,
+            });
             entry.messages = entry.messages.saturating_add(1);
             entry.total_tokens = entry.total_tokens.saturating_add(tokens.total());
         }
         if event.timestamp > week_start {
-            week.add_event(tokens, *cost);
+            week.add_event(tokens, cost);
             families
-                .entry(*family)
+                .entry(p.family)
                 .or_default()
-                .add_event(tokens, *cost);
+                .add_event(tokens, cost);
         }
     }
+    days.sort_by_key(|(date, _, _)| *date);
 
     let mut five_hour = Counts::default();
     let mut resets_at = None;
-    if let Some(block) = last_block(priced.iter().map(|(e, _)| e.timestamp))
+    if let Some(block) = last_block(priced.iter().map(|p| p.event.timestamp))
         && block.is_active(now)
     {
-        for (event, cost) in &priced[block.first..] {
-            five_hour.add_event(&event.tokens, *cost);
+        for p in &priced[block.first..] {
+            five_hour.add_event(&p.event.tokens, p.cost);
         }
         resets_at = Some(block.end());
     }
@@ -265,29 +283,76 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
             .collect(),
         daily: days
             .into_iter()
-            .map(|(date, (counts, models))| Day {
-                date,
-                counts,
-                models: models
+            .map(|(date, counts, models)| {
+                let mut models: Vec<(String, Counts)> = models
                     .into_iter()
-                    .map(|(model, counts)| (model.to_owned(), counts))
-                    .collect(),
+                    .enumerate()
+                    .filter(|(_, counts)| !counts.is_empty())
+                    .map(|(m, counts)| (model_ids.names[m].to_owned(), counts))
+                    .collect();
+                models.sort_by(|a, b| a.0.cmp(&b.0));
+                Day {
+                    date,
+                    counts,
+                    models,
+                }
             })
             .collect(),
-        models: most_expensive_first(models),
-        projects: most_expensive_first(projects),
+        models: most_expensive_first(&model_ids.names, models),
+        projects: most_expensive_first(&project_ids.names, projects),
         totals,
-        unpriced: unpriced.into_values().collect(),
+        unpriced: {
+            let mut list: Vec<UnpricedModel> = unpriced.into_iter().flatten().collect();
+            list.sort_by(|a, b| a.model.cmp(&b.model));
+            list
+        },
         events_after_now,
         plan,
         legacy,
     }
 }
 
-fn most_expensive_first(map: BTreeMap<&str, Counts>) -> Vec<(String, Counts)> {
-    let mut list: Vec<(String, Counts)> = map
-        .into_iter()
-        .map(|(name, counts)| (name.to_owned(), counts))
+/// An event with its list-price cost (`None`: unpriced) and its model's family.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Priced<'a> {
+    pub(crate) event: &'a UsageEvent,
+    pub(crate) cost: Option<f64>,
+    pub(crate) family: Family,
+}
+
+/// Small indexes for a few distinct strings, in order of first sight.
+#[derive(Debug, Default)]
+struct Indexer<'a> {
+    names: Vec<&'a str>,
+    by_name: HashMap<&'a str, usize>,
+    /// The last string looked up (address and length) and its index: a repeat of the same
+    /// shared copy needs no hashing.
+    last: Option<(*const u8, usize, usize)>,
+}
+
+impl<'a> Indexer<'a> {
+    fn index(&mut self, name: &'a str) -> usize {
+        if let Some((ptr, len, index)) = self.last
+            && ptr == name.as_ptr()
+            && len == name.len()
+        {
+            return index;
+        }
+        let next = self.names.len();
+        let index = *self.by_name.entry(name).or_insert(next);
+        if index == next {
+            self.names.push(name);
+        }
+        self.last = Some((name.as_ptr(), name.len(), index));
+        index
+    }
+}
+
+fn most_expensive_first(names: &[&str], counts: Vec<Counts>) -> Vec<(String, Counts)> {
+    let mut list: Vec<(String, Counts)> = names
+        .iter()
+        .zip(counts)
+        .map(|(name, counts)| ((*name).to_owned(), counts))
         .collect();
     list.sort_by(|a, b| {
         b.1.cost_usd

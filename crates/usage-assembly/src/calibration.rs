@@ -44,6 +44,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use claude_logs::UsageEvent;
 
+use crate::assemble::Priced;
 use crate::counts::Counts;
 use crate::model::Family;
 use crate::reading::ServerReading;
@@ -352,7 +353,7 @@ fn tokens_of(event: &UsageEvent) -> [u64; 4] {
 /// Local usage of `window`'s families over `start < t <= end` (`start <= t` when
 /// `inclusive_start`).
 pub(crate) fn local_usage(
-    priced: &[(&UsageEvent, Option<f64>)],
+    priced: &[Priced<'_>],
     window: WindowId,
     start: DateTime<Utc>,
     inclusive_start: bool,
@@ -360,7 +361,8 @@ pub(crate) fn local_usage(
 ) -> (LocalUsage, Counts) {
     let mut usage = LocalUsage::default();
     let mut counts = Counts::default();
-    for (event, cost) in priced {
+    for p in priced {
+        let (event, cost) = (p.event, &p.cost);
         let t = event.timestamp;
         let after_start = if inclusive_start {
             t >= start
@@ -370,7 +372,7 @@ pub(crate) fn local_usage(
         if !after_start || t > end {
             continue;
         }
-        let family = Family::from_model(&event.model);
+        let family = p.family;
         if in_family(window, family) {
             usage.add(family, tokens_of(event), cost.unwrap_or(0.0));
             counts.add_event(&event.tokens, *cost);
@@ -387,11 +389,15 @@ pub fn calibration_points(
     reading: &ServerReading,
     at: DateTime<Utc>,
 ) -> Vec<CalibrationPoint> {
-    let priced: Vec<(&UsageEvent, Option<f64>)> = input
+    let priced: Vec<Priced<'_>> = input
         .events
         .iter()
         .filter(|e| e.timestamp <= at)
-        .map(|e| (e, input.prices.price(&e.model, &e.tokens, e.speed)))
+        .map(|event| Priced {
+            event,
+            cost: input.prices.price(&event.model, &event.tokens, event.speed),
+            family: Family::from_model(&event.model),
+        })
         .collect();
     WindowId::ALL
         .into_iter()
@@ -419,7 +425,7 @@ pub fn calibration_points(
 pub(crate) fn apply(
     windows: &mut [Window],
     points: &[CalibrationPoint],
-    priced: &[(&UsageEvent, Option<f64>)],
+    priced: &[Priced<'_>],
     now: DateTime<Utc>,
 ) {
     let anchors = Anchors::from_points(points, now);

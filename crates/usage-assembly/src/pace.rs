@@ -26,8 +26,8 @@
 //!   window, it counts when reached within one window length of `now` (use that drops out of
 //!   the window in the meantime is ignored, so this errs early), and `before_reset` is false.
 
+use crate::assemble::Priced;
 use chrono::{DateTime, TimeDelta, Utc};
-use claude_logs::UsageEvent;
 
 use crate::window::{Window, WindowId};
 
@@ -203,7 +203,7 @@ pub fn recent_rate(
 /// time, none after `now`, each with its cost).
 pub(crate) fn with_outlook(
     mut windows: Vec<Window>,
-    events: &[(&UsageEvent, Option<f64>)],
+    events: &[Priced<'_>],
     now: DateTime<Utc>,
 ) -> Vec<Window> {
     for window in &mut windows {
@@ -223,13 +223,11 @@ pub(crate) fn with_outlook(
             let family = window.id.family();
             let mut window_cost = 0.0;
             let mut recent_cost = 0.0;
-            for (event, cost) in events {
+            for p in events {
+                let (event, cost) = (p.event, p.cost);
                 let t = event.timestamp;
                 let in_window = if inclusive { t >= start } else { t > start };
-                if !in_window
-                    || t > now
-                    || family.is_some_and(|f| crate::model::Family::from_model(&event.model) != f)
-                {
+                if !in_window || t > now || family.is_some_and(|f| p.family != f) {
                     continue;
                 }
                 let cost = cost.unwrap_or(0.0);
@@ -260,6 +258,7 @@ fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use claude_logs::UsageEvent;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()
