@@ -193,6 +193,11 @@ fn calibration_points(
     points
 }
 
+/// Milliseconds since `start`, for the debug log's phase timings.
+fn ms_since(start: Instant) -> f64 {
+    (start.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
 /// A byte count for people: `812 B`, `1.2 kB`, `3.4 MB`, `1.1 GB`.
 fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
@@ -233,6 +238,9 @@ fn check_output_dir(out: &Path) -> Result<()> {
 pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     let started = Instant::now();
     let mut settings = resolve(args)?;
+    // Compiling the contract's schema for the check before the write takes a few
+    // milliseconds: done beside the scan.
+    let validator = std::thread::spawn(Validator::new);
     let home = settings.home.clone();
     let home = home.as_deref();
 
@@ -242,6 +250,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         .take()
         .map(|config| oauth::spawn(config, settings.now));
     let (discovery, scan, ledger) = scan_transcripts(args, &settings)?;
+    tracing::debug!(ms = ms_since(started), "transcripts scanned");
     let outcome = pending.map(oauth::Pending::wait);
     if let Some(outcome) = &outcome {
         log_outcome(outcome);
@@ -286,6 +295,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     );
     let input = base.with_reading(server.as_ref()).with_calibration(&points);
     let assembly = assemble(&input);
+    tracing::debug!(ms = ms_since(started), "figures assembled");
     let cx = convert::Context {
         generated_at: settings.now,
         timezone: settings.timezone,
@@ -301,7 +311,11 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     }
 
     let value = serde_json::to_value(&live).context("serializing the output")?;
-    let errors = Validator::new().errors(&value);
+    let validator = validator
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let errors = validator.errors(&value);
+    tracing::debug!(ms = ms_since(started), "output checked against the schema");
     if !errors.is_empty() {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!(
@@ -313,6 +327,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     let mut text = serde_json::to_string_pretty(&live).context("serializing the output")?;
     text.push('\n');
     output::write_atomic(&args.out, text.as_bytes())?;
+    tracing::debug!(ms = ms_since(started), "output written");
 
     let stats = &scan.stats;
     let skipped = stats.skipped.total();

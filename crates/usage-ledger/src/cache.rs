@@ -20,8 +20,6 @@ use crate::format::{EVENT_BYTES, Strings, decode_event, put_event};
 const MAGIC: [u8; 8] = *b"AIOSKEPT";
 const VERSION: u32 = 1;
 const HEADER: usize = 8 + 4 + 8 + 8 + 8 + 8 + 8;
-/// Bytes read at a time: a whole number of records and of checksum blocks.
-const CHUNK: usize = EVENT_BYTES * 32 * 20;
 
 /// The ledger state a cache belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,30 +128,6 @@ impl Cache {
         let mut body = vec![0u8; self.count * EVENT_BYTES];
         file.read_exact(&mut body).ok()?;
         (checksum(&body) == self.checksum).then_some(body)
-    }
-
-    /// The kept events (the output), likewise.
-    pub(crate) fn events(&self, strings: &Strings) -> Option<Vec<UsageEvent>> {
-        self.decode(strings, |r| r.event)
-    }
-
-    fn decode<T>(&self, strings: &Strings, mut f: impl FnMut(Record) -> T) -> Option<Vec<T>> {
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
-        let mut out = Vec::with_capacity(self.count);
-        let mut buf = vec![0u8; CHUNK];
-        let mut sum = Checksum::new();
-        let mut left = self.count * EVENT_BYTES;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            file.read_exact(&mut buf[..n]).ok()?;
-            sum.update(&buf[..n]);
-            for b in buf[..n].chunks_exact(EVENT_BYTES) {
-                out.push(f(decode_event(b, strings)?));
-            }
-            left -= n;
-        }
-        (sum.finish() == self.checksum).then_some(out)
     }
 }
 

@@ -776,7 +776,8 @@ pub(crate) fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32,
 /// The whole state as a fresh ledger file with a new id: header, then one transaction holding
 /// every string in use, every file's records (compacted per file) followed by its state, and
 /// the records of unknown kinds. `State::materialize` must have run.
-pub(crate) fn snapshot(state: &mut State, roots: &[u8]) -> Vec<u8> {
+/// `compact_records`: each file's records are compact already (they come from one read).
+pub(crate) fn snapshot(state: &mut State, roots: &[u8], compact_records: bool) -> Vec<u8> {
     debug_assert!(state.files.values().all(|e| e.frames.is_empty()));
     state.ledger_id = new_ledger_id();
     let mut w = Writer::new();
@@ -784,7 +785,7 @@ pub(crate) fn snapshot(state: &mut State, roots: &[u8]) -> Vec<u8> {
     let mut strings = Strings::default();
     for (&id, entry) in &mut state.files {
         let Some(file) = &entry.state else { continue };
-        if entry.records.len() > 1 {
+        if !compact_records && entry.records.len() > 1 {
             let mut dedup = claude_logs::Dedup::new();
             dedup.extend(std::mem::take(&mut entry.records));
             entry.records = dedup.into_compact_records();
@@ -988,7 +989,7 @@ mod tests {
             replayed.state.opaque,
             vec![(KIND_READING, b"future".to_vec())]
         );
-        let again = snapshot(&mut replayed.state, roots);
+        let again = snapshot(&mut replayed.state, roots, false);
         assert_eq!(
             replay(std::io::Cursor::new(&again), again.len() as u64, roots, 0)
                 .unwrap()

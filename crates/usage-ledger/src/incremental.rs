@@ -86,23 +86,31 @@ pub(crate) fn run(
         source,
     })?;
     let _lock = store::lock(&loc.lock, ledger_options.lock_timeout)?;
-    let cached = cache::read(&loc.kept);
-    let store::Loaded {
-        mut state,
-        sink,
-        rebuilt,
-    } = store::load(
-        &loc,
-        cached.as_ref().map(|c| (c.key.ledger_id, c.key.ledger_len)),
+    // Listing the transcripts and loading the ledger (with the kept records, on the bet that
+    // they will serve) do not depend on each other: they run on two threads.
+    let ((discovery, metadata), loaded) = std::thread::scope(|scope| {
+        let walker = scope.spawn(|| discover_with_metadata(roots));
+        let loaded = load(&loc);
+        let listed = walker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (listed, loaded)
+    });
+    tracing::debug!(
+        files = discovery.files.len(),
+        "transcripts listed and usage ledger loaded"
     );
-    let loaded_key = Key {
-        ledger_id: state.ledger_id,
-        seq: state.seq,
-        ledger_len: state.len,
-    };
-    let cache_matches =
-        matches!(sink, Sink::Append { .. }) && cached.as_ref().is_some_and(|c| c.key == loaded_key);
-    let (discovery, metadata) = discover_with_metadata(roots);
+    let LoadedWithCache {
+        loaded:
+            store::Loaded {
+                mut state,
+                sink,
+                rebuilt,
+            },
+        loaded_key,
+        cache_matches,
+        mut kept,
+    } = loaded;
 
     // Plan: which files are unchanged, which must be read, which entries were displaced.
     let mut present: Vec<u32> = Vec::new();
@@ -166,7 +174,11 @@ pub(crate) fn run(
         }
     }
 
-    let results = read_all(&jobs, options);
+    // With an empty ledger (a first run, or a rebuild) the kept records are those of this
+    // run's reads alone: the workers deduplicate them as they go, beside the reading.
+    let cold = state.files.is_empty();
+    let (results, read_kept) = read_all(&jobs, options, cold);
+    tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
     // Record: one transaction with everything that changed.
     let mut w = Writer::new();
@@ -180,6 +192,7 @@ pub(crate) fn run(
     // Records added by this run, and whether any were removed.
     let mut added: Vec<Record> = Vec::new();
     let mut removed = false;
+    let mut fresh_events = false;
     for (job, result) in jobs.iter().zip(results) {
         let done = match result {
             Ok(done) => done,
@@ -214,7 +227,12 @@ pub(crate) fn run(
             }
         };
         if !records.is_empty() {
-            w.events(id, &mut records, &mut state.strings);
+            if matches!(sink, Sink::Fresh) {
+                // A fresh ledger is written whole below (a snapshot): no transaction to encode.
+                fresh_events = true;
+            } else {
+                w.events(id, &mut records, &mut state.strings);
+            }
             if cache_matches && !removed {
                 added.extend(records.iter().cloned());
             }
@@ -235,7 +253,7 @@ pub(crate) fn run(
     }
 
     // Save.
-    let changed = !w.buf.is_empty();
+    let changed = !w.buf.is_empty() || fresh_events;
     if changed {
         state.seq += 1;
         w.commit(state.seq);
@@ -257,14 +275,15 @@ pub(crate) fn run(
         state.materialize();
     }
     stats.compacted = compact && matches!(sink, Sink::Append { .. });
-    let saved = save(&loc, sink, &mut state, &w.buf, compact);
+    let saved = save(&loc, sink, &mut state, &w.buf, compact, cold);
+    tracing::debug!(bytes = w.buf.len(), compact, "usage ledger saved");
     stats.saved = saved.is_some();
 
     // The kept records: from the cache (plus what is new), or from every file's records.
     let mut events: Option<Vec<UsageEvent>> = None;
-    if let Some(cached) = cached.as_ref().filter(|_| fast) {
+    if fast {
         if added.is_empty() {
-            events = cached.events(&state.strings);
+            events = kept.take().map(|(_, events)| events);
             if events.is_some()
                 && let Some(key) = saved.filter(|&key| key != loaded_key)
                 && let Err(e) = cache::rekey(&loc.kept, key)
@@ -272,9 +291,9 @@ pub(crate) fn run(
                 tracing::debug!(error = %e, "cannot update the kept-records cache");
                 cache::remove(&loc.kept);
             }
-        } else if let Some(body) = cached
-            .body()
-            .and_then(|body| cache::merge(&body, added, &state.strings))
+        } else if let Some(body) = kept
+            .take()
+            .and_then(|(body, _)| cache::merge(&body, added, &state.strings))
         {
             events = cache::events_of(&body, &state.strings);
             if events.is_some()
@@ -289,11 +308,17 @@ pub(crate) fn run(
     let events = match events {
         Some(events) => events,
         None => {
-            state.materialize();
-            let mut dedup = Dedup::new();
-            for entry in state.files.values_mut() {
-                dedup.extend(std::mem::take(&mut entry.records));
-            }
+            let dedup = match read_kept {
+                Some(dedup) => dedup,
+                None => {
+                    state.materialize();
+                    let mut dedup = Dedup::new();
+                    for entry in state.files.values_mut() {
+                        dedup.extend(std::mem::take(&mut entry.records));
+                    }
+                    dedup
+                }
+            };
             let mut kept = dedup.into_compact_records();
             kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
             if let Some(key) = saved
@@ -333,9 +358,58 @@ pub(crate) fn run(
     })
 }
 
+/// The ledger as loaded, with the kept-records cache when it belongs to it.
+struct LoadedWithCache {
+    loaded: store::Loaded,
+    /// The state of the ledger as loaded.
+    loaded_key: Key,
+    /// The cache belongs to the loaded ledger, which can be appended to.
+    cache_matches: bool,
+    /// The cache's body and its events, read when it matches (and its checksum is right).
+    kept: Option<(Vec<u8>, Vec<UsageEvent>)>,
+}
+
+fn load(loc: &Location) -> LoadedWithCache {
+    let cached = cache::read(&loc.kept);
+    let loaded = store::load(
+        loc,
+        cached.as_ref().map(|c| (c.key.ledger_id, c.key.ledger_len)),
+    );
+    let state = &loaded.state;
+    let loaded_key = Key {
+        ledger_id: state.ledger_id,
+        seq: state.seq,
+        ledger_len: state.len,
+    };
+    let cache_matches = matches!(loaded.sink, Sink::Append { .. })
+        && cached.as_ref().is_some_and(|c| c.key == loaded_key);
+    let kept = cached
+        .as_ref()
+        .filter(|_| cache_matches)
+        .and_then(cache::Cache::body)
+        .and_then(|body| {
+            let events = cache::events_of(&body, &state.strings)?;
+            Some((body, events))
+        });
+    LoadedWithCache {
+        loaded,
+        loaded_key,
+        cache_matches,
+        kept,
+    }
+}
+
 /// Writes this run's transaction `txn`, or the whole state when `compact`; returns the
 /// ledger state now on disk, or `None` when it could not be written (or may not be).
-fn save(loc: &Location, sink: Sink, state: &mut State, txn: &[u8], compact: bool) -> Option<Key> {
+/// `one_read_each`: every file's records come from one read (they are compact already).
+fn save(
+    loc: &Location,
+    sink: Sink,
+    state: &mut State,
+    txn: &[u8],
+    compact: bool,
+    one_read_each: bool,
+) -> Option<Key> {
     let key = |state: &State, len: u64| Key {
         ledger_id: state.ledger_id,
         seq: state.seq,
@@ -348,7 +422,7 @@ fn save(loc: &Location, sink: Sink, state: &mut State, txn: &[u8], compact: bool
             store::append(&mut file, len, txn).map(|()| key(state, len + txn.len() as u64))
         }
         Sink::Append { .. } | Sink::Fresh => {
-            let bytes = snapshot(state, &loc.roots);
+            let bytes = snapshot(state, &loc.roots, one_read_each);
             store::replace(loc, &bytes).map(|()| key(state, bytes.len() as u64))
         }
     };
@@ -366,36 +440,58 @@ fn save(loc: &Location, sink: Sink, state: &mut State, txn: &[u8], compact: bool
     }
 }
 
-/// Reads every job, on up to `options.threads` threads; results in job order.
-fn read_all(jobs: &[Job], options: &ScanOptions) -> Vec<io::Result<Done>> {
+/// Reads every job, on up to `options.threads` threads; results in job order. With `dedup`,
+/// also every record read, deduplicated.
+fn read_all(
+    jobs: &[Job],
+    options: &ScanOptions,
+    dedup: bool,
+) -> (Vec<io::Result<Done>>, Option<Dedup>) {
     let threads = options.effective_threads().clamp(1, jobs.len().max(1));
     let next = AtomicUsize::new(0);
     let work = || {
         let mut interner = Interner::new();
         let mut out = Vec::new();
+        let mut kept = dedup.then(Dedup::new);
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(job) = jobs.get(index) else { break };
-            out.push((index, read_job(job, options, &mut interner)));
+            let result = read_job(job, options, &mut interner);
+            if let (Some(kept), Ok(done)) = (&mut kept, &result) {
+                kept.extend(done.records.iter().cloned());
+            }
+            out.push((index, result));
         }
-        out
+        (out, kept)
     };
-    let mut all = if threads == 1 {
-        work()
+    let parts = if threads == 1 {
+        vec![work()]
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
             handles
                 .into_iter()
-                .flat_map(|h| {
+                .map(|h| {
                     h.join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 })
                 .collect::<Vec<_>>()
         })
     };
+    let mut all = Vec::with_capacity(jobs.len());
+    let mut kept: Option<Dedup> = None;
+    for (out, part) in parts {
+        all.extend(out);
+        kept = match (kept, part) {
+            (Some(mut a), Some(b)) => {
+                a.merge(b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
+    }
     all.sort_unstable_by_key(|(index, _)| *index);
-    all.into_iter().map(|(_, result)| result).collect()
+    (all.into_iter().map(|(_, result)| result).collect(), kept)
 }
 
 fn not_a_file() -> io::Error {
