@@ -201,7 +201,11 @@ impl Group {
 /// can outlive one scan (for an incremental reader that keeps per-file offsets).
 #[derive(Debug, Clone, Default)]
 pub struct Dedup {
-    groups: HashMap<u128, Group, Prehashed>,
+    /// Where each `message.id`'s group is in `groups`.
+    index: HashMap<u128, u32, Prehashed>,
+    /// The groups, in order of first sight. Kept apart from the index so that the table
+    /// stays small (a group holds whole records) and growing it moves no records.
+    groups: Vec<Group>,
     unkeyed: Vec<UsageEvent>,
     responses: usize,
     inserted: u64,
@@ -221,13 +225,14 @@ impl Dedup {
             self.responses += 1;
             return;
         };
-        match self.groups.entry(key.message_id) {
+        match self.index.entry(key.message_id) {
             Entry::Vacant(slot) => {
-                slot.insert(Group::new(record));
+                slot.insert(self.groups.len() as u32);
+                self.groups.push(Group::new(record));
                 self.responses += 1;
             }
-            Entry::Occupied(mut slot) => {
-                let group = slot.get_mut();
+            Entry::Occupied(slot) => {
+                let group = &mut self.groups[*slot.get() as usize];
                 let before = group.responses();
                 group.insert(record);
                 self.responses = self.responses - before + group.responses();
@@ -247,14 +252,17 @@ impl Dedup {
         self.inserted += other.inserted;
         self.responses += other.unkeyed.len();
         self.unkeyed.extend(other.unkeyed);
-        for (message, group) in other.groups {
-            match self.groups.entry(message) {
+        let mut ids: Vec<(u32, u128)> = other.index.into_iter().map(|(m, i)| (i, m)).collect();
+        ids.sort_unstable_by_key(|&(i, _)| i);
+        for ((_, message), group) in ids.into_iter().zip(other.groups) {
+            match self.index.entry(message) {
                 Entry::Vacant(slot) => {
                     self.responses += group.responses();
-                    slot.insert(group);
+                    slot.insert(self.groups.len() as u32);
+                    self.groups.push(group);
                 }
-                Entry::Occupied(mut slot) => {
-                    let mine = slot.get_mut();
+                Entry::Occupied(slot) => {
+                    let mine = &mut self.groups[*slot.get() as usize];
                     let before = mine.responses();
                     mine.absorb(group);
                     self.responses = self.responses - before + mine.responses();
@@ -285,16 +293,13 @@ impl Dedup {
 
     /// The kept records (one per response, with their keys), in no particular order.
     pub fn into_records(self) -> Vec<Record> {
-        let mut out: Vec<Record> = self
-            .unkeyed
-            .into_iter()
-            .map(|event| Record {
-                event,
-                key: None,
-                sidechain: false,
-            })
-            .collect();
-        for group in self.groups.into_values() {
+        let mut out: Vec<Record> = Vec::with_capacity(self.responses);
+        out.extend(self.unkeyed.into_iter().map(|event| Record {
+            event,
+            key: None,
+            sidechain: false,
+        }));
+        for group in self.groups {
             out.extend(group.into_records());
         }
         out
@@ -308,16 +313,13 @@ impl Dedup {
     /// that `message.id`. In no particular order. An incremental reader stores these instead of
     /// every line.
     pub fn into_compact_records(self) -> Vec<Record> {
-        let mut out: Vec<Record> = self
-            .unkeyed
-            .into_iter()
-            .map(|event| Record {
-                event,
-                key: None,
-                sidechain: false,
-            })
-            .collect();
-        for group in self.groups.into_values() {
+        let mut out: Vec<Record> = Vec::with_capacity(self.responses);
+        out.extend(self.unkeyed.into_iter().map(|event| Record {
+            event,
+            key: None,
+            sidechain: false,
+        }));
+        for group in self.groups {
             match group {
                 Group::ByRequest(copies) => out.extend(copies.into_iter().map(|(_, r)| r)),
                 Group::Merged(mut record) => {
@@ -335,7 +337,7 @@ impl Dedup {
     pub fn into_events(self) -> Vec<UsageEvent> {
         let mut events: Vec<UsageEvent> = self.unkeyed;
         events.reserve(self.responses.saturating_sub(events.len()));
-        for group in self.groups.into_values() {
+        for group in self.groups {
             match group {
                 Group::ByRequest(copies) => events.extend(copies.into_iter().map(|(_, r)| r.event)),
                 Group::Merged(record) => events.push(record.event),
