@@ -178,6 +178,12 @@ pub(crate) fn run(
     // run's reads alone: the workers deduplicate them as they go, beside the reading.
     let cold = state.files.is_empty();
     let (results, read_kept) = read_all(&jobs, options, cold);
+    // Sorted now, before the ledger is encoded: the index is larger than what it keeps.
+    let read_kept = read_kept.map(|dedup| {
+        let mut kept = dedup.into_compact_records();
+        kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+        kept
+    });
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
     // Record: one transaction with everything that changed.
@@ -277,6 +283,13 @@ pub(crate) fn run(
     stats.compacted = compact && matches!(sink, Sink::Append { .. });
     let saved = save(&loc, sink, &mut state, &w.buf, compact, cold);
     tracing::debug!(bytes = w.buf.len(), compact, "usage ledger saved");
+    drop(w);
+    if read_kept.is_some() {
+        // The kept records are known; the per-file ones are on disk and not needed again.
+        for entry in state.files.values_mut() {
+            entry.records = Vec::new();
+        }
+    }
     stats.saved = saved.is_some();
 
     // The kept records: from the cache (plus what is new), or from every file's records.
@@ -308,19 +321,19 @@ pub(crate) fn run(
     let events = match events {
         Some(events) => events,
         None => {
-            let dedup = match read_kept {
-                Some(dedup) => dedup,
+            let kept = match read_kept {
+                Some(kept) => kept,
                 None => {
                     state.materialize();
                     let mut dedup = Dedup::new();
                     for entry in state.files.values_mut() {
                         dedup.extend(std::mem::take(&mut entry.records));
                     }
-                    dedup
+                    let mut kept = dedup.into_compact_records();
+                    kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+                    kept
                 }
             };
-            let mut kept = dedup.into_compact_records();
-            kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
             if let Some(key) = saved
                 && let Err(e) = cache::write(&loc.kept, key, &kept, &state.strings)
             {
