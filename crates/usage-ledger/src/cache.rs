@@ -147,49 +147,65 @@ fn message_id(slot: &[u8]) -> Option<u128> {
     })
 }
 
-/// `body` (kept records, encoded, sorted) with `added` records deduplicated into it, still
-/// sorted. Only responses sharing a `message.id` with an added record can change, so only
-/// those are decoded and deduplicated again; the other records are copied as they are, and
-/// each changed record goes in at the place a binary search finds. `None` when a string is
-/// not in `strings`.
-pub(crate) fn merge(body: &[u8], added: Vec<Record>, strings: &Strings) -> Option<Vec<u8>> {
+/// `body` (kept records, encoded, sorted) and its decoded `events`, with `added` records
+/// deduplicated into them, still sorted. Only responses sharing a `message.id` with an added
+/// record can change, so only those are decoded and deduplicated again; the other records are
+/// copied as they are (encoded and decoded), and each changed record goes in at the place a
+/// binary search finds. `None` when a string is not in `strings` or `events` is not `body`'s.
+pub(crate) fn merge(
+    body: &[u8],
+    events: Vec<UsageEvent>,
+    added: Vec<Record>,
+    strings: &Strings,
+) -> Option<(Vec<u8>, Vec<UsageEvent>)> {
+    if events.len() * EVENT_BYTES != body.len() {
+        return None;
+    }
     let ids: HashSet<u128> = added
         .iter()
         .filter_map(|r| r.key.map(|k| k.message_id))
         .collect();
-    let mut rest: Vec<u8> = Vec::with_capacity(body.len());
+    // The kept records that share a `message.id` with an added one are decoded with their
+    // keys and deduplicated again with the added ones; the others stay as they are.
+    let mut removed: Vec<usize> = Vec::new();
     let mut dedup = Dedup::new();
-    for slot in body.chunks_exact(EVENT_BYTES) {
+    for (i, slot) in body.chunks_exact(EVENT_BYTES).enumerate() {
         if message_id(slot).is_some_and(|id| ids.contains(&id)) {
             dedup.insert(decode_event(slot, strings)?);
-        } else {
-            rest.extend_from_slice(slot);
+            removed.push(i);
         }
     }
     dedup.extend(added);
     let mut changed = dedup.into_compact_records();
     changed.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
-    let n = rest.len() / EVENT_BYTES;
-    let slot = |i: usize| &rest[i * EVENT_BYTES..(i + 1) * EVENT_BYTES];
-    let mut out = Vec::with_capacity(rest.len() + changed.len() * EVENT_BYTES);
+    // Where each changed record goes: before the first record (by index in `events`, removed
+    // ones included, as all are sorted) that sorts after it.
+    let mut at = Vec::with_capacity(changed.len());
     let mut from = 0;
     for record in &changed {
-        let (mut lo, mut hi) = (from, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let at = decode_event(slot(mid), strings)?;
-            if compare_events(&at.event, &record.event).is_le() {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        out.extend_from_slice(&rest[from * EVENT_BYTES..lo * EVENT_BYTES]);
-        encode(&mut out, record, strings)?;
-        from = lo;
+        from += events[from..].partition_point(|e| compare_events(e, &record.event).is_le());
+        at.push(from);
     }
-    out.extend_from_slice(&rest[from * EVENT_BYTES..]);
-    Some(out)
+    let len = events.len() - removed.len() + changed.len();
+    let mut out = Vec::with_capacity(len * EVENT_BYTES);
+    let mut out_events = Vec::with_capacity(len);
+    let mut removed = removed.into_iter().peekable();
+    let mut changed = changed.into_iter().zip(at).peekable();
+    for (i, (slot, event)) in body.chunks_exact(EVENT_BYTES).zip(events).enumerate() {
+        while let Some((record, _)) = changed.next_if(|(_, to)| *to == i) {
+            encode(&mut out, &record, strings)?;
+            out_events.push(record.event);
+        }
+        if removed.next_if_eq(&i).is_none() {
+            out.extend_from_slice(slot);
+            out_events.push(event);
+        }
+    }
+    for (record, _) in changed {
+        encode(&mut out, &record, strings)?;
+        out_events.push(record.event);
+    }
+    Some((out, out_events))
 }
 
 /// Encodes `record` with the ids of its strings in `strings`.

@@ -304,13 +304,12 @@ pub(crate) fn run(
                 tracing::debug!(error = %e, "cannot update the kept-records cache");
                 cache::remove(&loc.kept);
             }
-        } else if let Some(body) = kept
+        } else if let Some((body, merged)) = kept
             .take()
-            .and_then(|(body, _)| cache::merge(&body, added, &state.strings))
+            .and_then(|(body, events)| cache::merge(&body, events, added, &state.strings))
         {
-            events = cache::events_of(&body, &state.strings);
-            if events.is_some()
-                && let Some(key) = saved
+            events = Some(merged);
+            if let Some(key) = saved
                 && let Err(e) = cache::write_body(&loc.kept, key, &body)
             {
                 tracing::debug!(error = %e, "cannot write the kept-records cache");
@@ -318,6 +317,7 @@ pub(crate) fn run(
             }
         }
     }
+    tracing::debug!(fast, from_cache = events.is_some(), "kept records");
     let events = match events {
         Some(events) => events,
         None => {
