@@ -219,10 +219,14 @@ pub(crate) fn parse_line(bytes: &[u8]) -> LineKind<'_> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return LineKind::Bad(BadLine::InvalidUtf8);
     };
-    let raw: RawLine<'_> = match serde_json::from_str(text) {
-        Ok(raw) => raw,
-        Err(err) => return classify_error(text, &err),
-    };
+    match serde_json::from_str::<RawLine<'_>>(text) {
+        Ok(raw) => classify(raw),
+        Err(err) => classify_error(text, &err),
+    }
+}
+
+/// What a line that parsed is, from its fields.
+fn classify(raw: RawLine<'_>) -> LineKind<'_> {
     if raw.kind.as_deref() != Some("assistant") {
         return LineKind::NotUsage;
     }
