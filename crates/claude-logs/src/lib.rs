@@ -31,10 +31,12 @@
 //! with `memchr::memmem`. Every usage line does (`"type":"assistant"`); most other lines (user
 //! prompts, tool results, file-history snapshots) do not and cost nothing more than the search.
 //! Only these candidate lines are examined: a line that fails the pre-filter is neither parsed
-//! nor counted as bad, whatever it contains. Candidates are parsed with serde into a borrowed
-//! struct of the few fields needed; content is skipped. A line is usage when its top-level
-//! `type` is `"assistant"` and it has `message.usage`; missing token fields count as 0, a missing
-//! model is recorded as [`UNKNOWN_MODEL`]. Lines with `model: "<synthetic>"` or
+//! nor counted as bad, whatever it contains. Candidates are read into a borrowed struct of the
+//! few fields needed; content is skipped. A byte-level reader does this for the lines it is sure
+//! to read exactly as serde would (compact, valid JSON with fields of the expected types); any
+//! other line goes to serde, so the result is serde's in every case. A line is usage when its
+//! top-level `type` is `"assistant"` and it has `message.usage`; missing token fields count as
+//! 0, a missing model is recorded as [`UNKNOWN_MODEL`]. Lines with `model: "<synthetic>"` or
 //! `isApiErrorMessage: true` are Claude Code's own error messages: not usage, counted as
 //! `synthetic_lines`.
 //!
@@ -95,3 +97,15 @@ pub use read::{
 };
 pub use roots::{RootsEnv, default_roots, normalize_root};
 pub use scan::{ScanOutput, ScanStats, scan, scan_roots};
+
+/// Hooks for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Classifies one candidate line twice, as the reader does (the fast path, with serde as
+    /// the fallback) and with serde alone, and returns both results rendered as text. The two
+    /// must always be equal.
+    pub fn parse_both(line: &[u8]) -> (String, String) {
+        use crate::parse::{parse_line, parse_line_serde, render};
+        (render(&parse_line(line)), render(&parse_line_serde(line)))
+    }
+}

@@ -10,6 +10,10 @@ use serde_json::error::Category;
 
 use crate::event::{Speed, TokenCounts};
 
+#[cfg(test)]
+mod differential;
+mod fast;
+
 /// The fields of a transcript line that matter for usage; everything else is skipped unread.
 #[derive(Deserialize)]
 struct RawLine<'a> {
@@ -215,14 +219,38 @@ pub(crate) enum LineKind<'a> {
 const SYNTHETIC_MODEL: &str = "<synthetic>";
 
 /// Classifies one candidate line (without its newline, BOM or `\r`).
+///
+/// The fast path ([`fast::read_line`]) reads the few fields needed and skips the rest; it answers
+/// only lines it is sure serde reads the same way, and every other line goes to serde
+/// ([`parse_line_serde`]), so the result is always the serde result.
 pub(crate) fn parse_line(bytes: &[u8]) -> LineKind<'_> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return LineKind::Bad(BadLine::InvalidUtf8);
     };
-    let raw: RawLine<'_> = match serde_json::from_str(text) {
-        Ok(raw) => raw,
-        Err(err) => return classify_error(text, &err),
+    match fast::read_line(text) {
+        Some(raw) => classify(raw),
+        None => parse_text_serde(text),
+    }
+}
+
+/// [`parse_line`] through serde alone: the reference the fast path is checked against.
+pub(crate) fn parse_line_serde(bytes: &[u8]) -> LineKind<'_> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return LineKind::Bad(BadLine::InvalidUtf8);
     };
+    parse_text_serde(text)
+}
+
+/// Serde's reading of a line that is UTF-8.
+fn parse_text_serde(text: &str) -> LineKind<'_> {
+    match serde_json::from_str::<RawLine<'_>>(text) {
+        Ok(raw) => classify(raw),
+        Err(err) => classify_error(text, &err),
+    }
+}
+
+/// What a line that parsed is, from its fields.
+fn classify(raw: RawLine<'_>) -> LineKind<'_> {
     if raw.kind.as_deref() != Some("assistant") {
         return LineKind::NotUsage;
     }
@@ -251,6 +279,25 @@ pub(crate) fn parse_line(bytes: &[u8]) -> LineKind<'_> {
         cwd: raw.cwd.map(|t| t.0),
         session_id: raw.session_id.map(|t| t.0),
     })
+}
+
+/// `kind` as text for comparing the two paths: its `Debug` form, and which of its strings are
+/// borrowed from the line (`Debug` does not show that, and both paths should borrow alike).
+pub(crate) fn render(kind: &LineKind<'_>) -> String {
+    match kind {
+        LineKind::Usage(u) => {
+            let borrowed = [
+                &u.model,
+                &u.message_id,
+                &u.request_id,
+                &u.cwd,
+                &u.session_id,
+            ]
+            .map(|s| matches!(s, Some(Cow::Borrowed(_))));
+            format!("{kind:?} borrowed={borrowed:?}")
+        }
+        _ => format!("{kind:?}"),
+    }
 }
 
 fn classify_error<'a>(text: &str, err: &serde_json::Error) -> LineKind<'a> {

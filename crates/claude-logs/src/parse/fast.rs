@@ -1,0 +1,692 @@
+//! The fast path of [`parse_line`](super::parse_line): a byte-level reader of the few fields of
+//! a candidate line that matter, which checks and skips everything else (mostly
+//! `message.content`) without building anything.
+//!
+//! It answers only when it is sure: [`read_line`] returns the [`RawLine`] that serde would
+//! build, or `None` when the line has anything it does not read exactly like `serde_json` does
+//! (any syntax error, a control byte anywhere, a needed field of another type or given twice, a
+//! number that is not a plain `u64`, an escaped key where keys are matched, a surrogate that is
+//! not part of a pair, a `speed` that is an array, object or long number, a struct written as
+//! an array, deep nesting). The caller then asks serde, so a `None` costs time, never a
+//! different answer.
+//!
+//! The rules followed are those of `serde_json` 1.x reading the derived structs of the parent
+//! module from a `&str`:
+//!
+//! - the line is one object, with only whitespace around it; whitespace is space, tab, `\n` and
+//!   `\r`, but this reader takes only lines without any byte below 0x20 (Claude Code writes
+//!   compact lines), so that whitespace is only the space and no string needs a control-byte
+//!   check (serde rejects control bytes in strings);
+//! - in an object whose keys are matched (the line, `message`, `usage`, `usage.cache_creation`)
+//!   a needed key given twice is an error, and any other key is skipped whatever its value;
+//! - skipped values are checked as JSON, without a nesting limit: strings with valid escapes
+//!   (a `\u` needs four hex digits, nothing more: serde does not decode what it skips), numbers
+//!   as in the JSON grammar (no leading zero; any size), `true`, `false`, `null`, no trailing
+//!   commas;
+//! - needed strings are unescaped; a `\u` surrogate must be a high one directly followed by an
+//!   escaped low one;
+//! - `null` is an absent field; a token count is an integer from 0 to `u64::MAX` (anything else
+//!   is an error or a float, which serde rejects);
+//! - `usage.speed` may be any value.
+//!
+//! Where serde would fail, this reader gives up rather than repeat serde's choice of error.
+
+use std::borrow::Cow;
+
+use super::{RawCacheCreation, RawLine, RawMessage, RawUsage, SpeedField, Text};
+use crate::event::Speed;
+
+/// Nesting deeper than this (the line's object counts as 1) is left to serde.
+///
+/// `serde_json` skips ignored values without a depth limit and nests at most 127 structs; the
+/// line's own structs are 4 deep. Real lines nest a handful of levels; this bound keeps the skip
+/// stack in one `u128`.
+const MAX_DEPTH: u32 = 100;
+
+/// The keys read from the line object, by field number.
+const LINE_KEYS: [&[u8]; 8] = [
+    b"type",
+    b"timestamp",
+    b"sessionId",
+    b"cwd",
+    b"isSidechain",
+    b"requestId",
+    b"isApiErrorMessage",
+    b"message",
+];
+
+/// The keys read from `message`, by field number.
+const MESSAGE_KEYS: [&[u8]; 3] = [b"id", b"model", b"usage"];
+
+/// The keys read from `message.usage`, by field number.
+const USAGE_KEYS: [&[u8]; 6] = [
+    b"input_tokens",
+    b"output_tokens",
+    b"cache_creation_input_tokens",
+    b"cache_read_input_tokens",
+    b"cache_creation",
+    b"speed",
+];
+
+/// The keys read from `message.usage.cache_creation`, by field number.
+const SPLIT_KEYS: [&[u8]; 2] = [b"ephemeral_5m_input_tokens", b"ephemeral_1h_input_tokens"];
+
+/// Reads the needed fields of `text` as serde would, or `None` when unsure.
+pub(super) fn read_line(text: &str) -> Option<RawLine<'_>> {
+    if has_control(text.as_bytes()) {
+        return None;
+    }
+    let mut s = Scanner {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    let mut line = RawLine {
+        kind: None,
+        timestamp: None,
+        session_id: None,
+        cwd: None,
+        is_sidechain: None,
+        request_id: None,
+        is_api_error_message: None,
+        message: None,
+    };
+    s.expect(b'{')?;
+    s.line(&mut line)?;
+    s.skip_spaces();
+    (s.pos == s.bytes.len()).then_some(line)
+}
+
+/// Whether `bytes` holds a byte below 0x20.
+fn has_control(bytes: &[u8]) -> bool {
+    // The smallest byte, by a fold without early exit, which compiles to wide `pminub`s.
+    bytes.iter().fold(u8::MAX, |min, &b| min.min(b)) < 0x20
+}
+
+/// Where the first quote or backslash of `bytes` is.
+///
+/// 16 bytes at a time: whether a block has one is computed without branches, so that it
+/// compiles to SIMD compares and one `pmovmskb`; only the block that has one is searched for
+/// its position, 8 bytes at a time in a `u64` (reading the SIMD flags back through memory
+/// would stall on store forwarding). Most strings in a line are short and escapes in text are
+/// frequent, so this beats a `memchr2` call per run of plain bytes.
+#[inline(always)]
+fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    let (blocks, tail) = bytes.as_chunks::<16>();
+    for (n, block) in blocks.iter().enumerate() {
+        // Flags of 0 or 0xff, then their OR: the form that compiles to SIMD compares and one
+        // `pmovmskb`.
+        let mut flags = [0u8; 16];
+        for (flag, &b) in flags.iter_mut().zip(block) {
+            *flag = if (b == b'"') | (b == b'\\') { 0xff } else { 0 };
+        }
+        if flags.iter().fold(0, |any, &f| any | f) != 0 {
+            for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
+                let hits = quote_or_backslash_bits(u64::from_le_bytes(*word));
+                if hits != 0 {
+                    return Some(n * 16 + half * 8 + hits.trailing_zeros() as usize / 8);
+                }
+            }
+        }
+    }
+    let done = blocks.len() * 16;
+    tail.iter()
+        .position(|&b| (b == b'"') | (b == b'\\'))
+        .map(|i| done + i)
+}
+
+/// The high bit of each byte of `word` that may be a quote or a backslash. The lowest one set
+/// is exact (the bits above it may not be: a borrow carries), which is all that is used.
+#[inline(always)]
+fn quote_or_backslash_bits(word: u64) -> u64 {
+    const ONES: u64 = u64::MAX / 255;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash))
+        & (ONES << 7)
+}
+
+/// The field number of `key` in `keys`.
+#[inline(always)]
+fn field(key: &[u8], keys: &[&[u8]]) -> Option<usize> {
+    keys.iter().position(|k| *k == key)
+}
+
+/// Records that field `n` was read; `None` if it already was (serde rejects a duplicate field
+/// of a derived struct, even after a `null`).
+#[inline(always)]
+fn first_time(seen: &mut u8, n: usize) -> Option<()> {
+    let bit = 1 << n;
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    Some(())
+}
+
+/// A cursor over one line. Every method returns `None` on anything it does not handle.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    /// The members of the line object, after its `{`.
+    fn line(&mut self, line: &mut RawLine<'a>) -> Option<()> {
+        let mut seen = 0;
+        let mut first = true;
+        while let Some(key) = self.next_key(&mut first)? {
+            let Some(n) = field(key, &LINE_KEYS) else {
+                self.skip_value(1)?;
+                continue;
+            };
+            first_time(&mut seen, n)?;
+            match n {
+                0 => line.kind = self.text_or_null()?,
+                1 => line.timestamp = self.text_or_null()?,
+                2 => line.session_id = self.text_or_null()?,
+                3 => line.cwd = self.text_or_null()?,
+                4 => line.is_sidechain = self.bool_or_null()?,
+                5 => line.request_id = self.text_or_null()?,
+                6 => line.is_api_error_message = self.bool_or_null()?,
+                _ => self.message(&mut line.message)?,
+            }
+        }
+        Some(())
+    }
+
+    /// `message`: `null` or an object.
+    fn message(&mut self, out: &mut Option<RawMessage<'a>>) -> Option<()> {
+        if self.null()? {
+            return Some(());
+        }
+        self.expect(b'{')?;
+        let message = out.insert(RawMessage {
+            id: None,
+            model: None,
+            usage: None,
+        });
+        let mut seen = 0;
+        let mut first = true;
+        while let Some(key) = self.next_key(&mut first)? {
+            let Some(n) = field(key, &MESSAGE_KEYS) else {
+                self.skip_value(2)?;
+                continue;
+            };
+            first_time(&mut seen, n)?;
+            match n {
+                0 => message.id = self.text_or_null()?,
+                1 => message.model = self.text_or_null()?,
+                _ => self.usage(&mut message.usage)?,
+            }
+        }
+        Some(())
+    }
+
+    /// `message.usage`: `null` or an object.
+    fn usage(&mut self, out: &mut Option<RawUsage>) -> Option<()> {
+        if self.null()? {
+            return Some(());
+        }
+        self.expect(b'{')?;
+        let usage = out.insert(RawUsage {
+            input_tokens: None,
+            output_tokens: None,
+            cache_creation_input_tokens: None,
+            cache_read_input_tokens: None,
+            cache_creation: None,
+            speed: SpeedField::default(),
+        });
+        let mut seen = 0;
+        let mut first = true;
+        while let Some(key) = self.next_key(&mut first)? {
+            let Some(n) = field(key, &USAGE_KEYS) else {
+                self.skip_value(3)?;
+                continue;
+            };
+            first_time(&mut seen, n)?;
+            match n {
+                0 => usage.input_tokens = self.count_or_null()?,
+                1 => usage.output_tokens = self.count_or_null()?,
+                2 => usage.cache_creation_input_tokens = self.count_or_null()?,
+                3 => usage.cache_read_input_tokens = self.count_or_null()?,
+                4 => self.split(&mut usage.cache_creation)?,
+                _ => usage.speed = self.speed()?,
+            }
+        }
+        Some(())
+    }
+
+    /// `usage.cache_creation`: `null` or an object.
+    fn split(&mut self, out: &mut Option<RawCacheCreation>) -> Option<()> {
+        if self.null()? {
+            return Some(());
+        }
+        self.expect(b'{')?;
+        let split = out.insert(RawCacheCreation {
+            ephemeral_5m_input_tokens: None,
+            ephemeral_1h_input_tokens: None,
+        });
+        let mut seen = 0;
+        let mut first = true;
+        while let Some(key) = self.next_key(&mut first)? {
+            let Some(n) = field(key, &SPLIT_KEYS) else {
+                self.skip_value(4)?;
+                continue;
+            };
+            first_time(&mut seen, n)?;
+            match n {
+                0 => split.ephemeral_5m_input_tokens = self.count_or_null()?,
+                _ => split.ephemeral_1h_input_tokens = self.count_or_null()?,
+            }
+        }
+        Some(())
+    }
+
+    /// `usage.speed`: a string, `null`, a boolean or a short integer. Serde also takes arrays,
+    /// objects and any number; those are left to it.
+    fn speed(&mut self) -> Option<SpeedField> {
+        match self.token()? {
+            b'"' => {
+                self.pos += 1;
+                let speed = self.string()?;
+                Some(SpeedField(if speed == "fast" {
+                    Speed::Fast
+                } else {
+                    Speed::Standard
+                }))
+            }
+            b'n' => self.literal(b"null").map(|()| SpeedField::default()),
+            b't' => self.literal(b"true").map(|()| SpeedField::default()),
+            b'f' => self.literal(b"false").map(|()| SpeedField::default()),
+            b'-' | b'0'..=b'9' => self.small_integer().map(|()| SpeedField::default()),
+            _ => None,
+        }
+    }
+
+    /// Moves to the next member of an object whose `{` has been read: returns its key, with the
+    /// colon read, or `Some(None)` after the closing `}`.
+    #[inline(always)]
+    fn next_key(&mut self, first: &mut bool) -> Option<Option<&'a [u8]>> {
+        match self.token()? {
+            b'}' => {
+                self.pos += 1;
+                return Some(None);
+            }
+            b',' if !*first => {
+                self.pos += 1;
+                self.expect(b'"')?;
+            }
+            b'"' if *first => {
+                self.pos += 1;
+                *first = false;
+            }
+            _ => return None,
+        }
+        let key = self.plain_key()?;
+        self.expect(b':')?;
+        Some(Some(key))
+    }
+
+    /// A key without escapes, after its opening quote. Serde matches a key after unescaping it,
+    /// so an escaped key could name a needed field: such a line is left to serde.
+    #[inline(always)]
+    fn plain_key(&mut self) -> Option<&'a [u8]> {
+        let rest = self.bytes.get(self.pos..)?;
+        let end = find_quote_or_backslash(rest)?;
+        if rest.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos += end + 1;
+        rest.get(..end)
+    }
+
+    /// A needed string field.
+    #[inline(always)]
+    fn text_or_null(&mut self) -> Option<Option<Text<'a>>> {
+        match self.token()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            b'"' => {
+                self.pos += 1;
+                self.string().map(|s| Some(Text(s)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A needed boolean field.
+    #[inline(always)]
+    fn bool_or_null(&mut self) -> Option<Option<bool>> {
+        match self.token()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            b't' => self.literal(b"true").map(|()| Some(true)),
+            b'f' => self.literal(b"false").map(|()| Some(false)),
+            _ => None,
+        }
+    }
+
+    /// A token count.
+    #[inline(always)]
+    fn count_or_null(&mut self) -> Option<Option<u64>> {
+        match self.token()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            b'0'..=b'9' => self.count().map(Some),
+            _ => None,
+        }
+    }
+
+    /// A `u64` written as a plain integer. A leading zero is a syntax error; a fraction, an
+    /// exponent or a value past `u64::MAX` makes serde read a float, which does not fit.
+    #[inline(always)]
+    fn count(&mut self) -> Option<u64> {
+        let rest = self.bytes.get(self.pos..)?;
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = rest.get(..len)?;
+        if (len > 1 && digits.first() == Some(&b'0'))
+            || matches!(rest.get(len), Some(b'.' | b'e' | b'E'))
+        {
+            return None;
+        }
+        let mut value: u64 = 0;
+        for &d in digits {
+            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.pos += len;
+        Some(value)
+    }
+
+    /// An integer of at most 18 digits, optionally negative: serde reads it as an `i64` or a
+    /// `u64` (`-0` as a float), never out of range.
+    fn small_integer(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let rest = self.bytes.get(self.pos..)?;
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 0
+            || len > 18
+            || (len > 1 && rest.first() == Some(&b'0'))
+            || matches!(rest.get(len), Some(b'.' | b'e' | b'E'))
+        {
+            return None;
+        }
+        self.pos += len;
+        Some(())
+    }
+
+    /// A needed string, after its opening quote: borrowed from the line when it has no escape,
+    /// unescaped into an owned string otherwise (as serde does).
+    #[inline(always)]
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let mut owned: Option<String> = None;
+        loop {
+            let rest = self.bytes.get(self.pos..)?;
+            let end = find_quote_or_backslash(rest)?;
+            // Quotes and backslashes are ASCII, so both ends are character boundaries.
+            let run = self.text.get(self.pos..self.pos + end)?;
+            self.pos += end + 1;
+            if rest.get(end) == Some(&b'"') {
+                return Some(match owned {
+                    Some(mut out) => {
+                        out.push_str(run);
+                        Cow::Owned(out)
+                    }
+                    None => Cow::Borrowed(run),
+                });
+            }
+            let out = owned.get_or_insert_with(String::new);
+            out.push_str(run);
+            out.push(self.escape()?);
+        }
+    }
+
+    /// The character of an escape, after its backslash.
+    fn escape(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += 1;
+        Some(match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let n = self.hex4()?;
+                if (0xD800..0xDC00).contains(&n) {
+                    // A high surrogate: serde requires an escaped low one right after it.
+                    self.literal(b"\\u")?;
+                    let low = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return None;
+                    }
+                    return char::from_u32(0x1_0000 + ((n - 0xD800) << 10) + (low - 0xDC00));
+                }
+                // A lone low surrogate is no `char`, and an error for serde too.
+                return char::from_u32(n);
+            }
+            _ => return None,
+        })
+    }
+
+    /// Four hex digits of a `\u` escape.
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.bytes.get(self.pos..self.pos + 4)?;
+        let mut n = 0;
+        for &d in digits {
+            n = n * 16 + char::from(d).to_digit(16)?;
+        }
+        self.pos += 4;
+        Some(n)
+    }
+
+    /// Skips a value that is not needed, inside a container at nesting `depth`.
+    #[inline(always)]
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        match self.token()? {
+            b'[' | b'{' => self.skip_nested(depth),
+            _ => self.skip_scalar(),
+        }
+    }
+
+    /// Skips a string, number or literal, at its first byte.
+    #[inline(always)]
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.pos += 1;
+                self.skip_string()
+            }
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
+        }
+    }
+
+    /// Skips an array or object, at its opening bracket, inside a container at nesting
+    /// `depth`. Iterative, so that nesting costs no stack.
+    fn skip_nested(&mut self, depth: u32) -> Option<()> {
+        // The open containers, one bit each, innermost lowest: 1 for an object, 0 for an array.
+        let mut stack: u128 = 0;
+        let mut open: u32 = 0;
+        loop {
+            // At a value: open a container or skip a scalar.
+            match self.token()? {
+                bracket @ (b'[' | b'{') => {
+                    open += 1;
+                    if depth + open > MAX_DEPTH {
+                        return None;
+                    }
+                    let object = bracket == b'{';
+                    stack = stack << 1 | u128::from(object);
+                    self.pos += 1;
+                    let close = if object { b'}' } else { b']' };
+                    if self.token()? != close {
+                        if object {
+                            self.member_key()?;
+                        }
+                        continue;
+                    }
+                    // Empty: closed by the loop below.
+                }
+                _ => self.skip_scalar()?,
+            }
+            // After a value (or at the end of an empty container): a comma and the next
+            // element, or closing brackets.
+            loop {
+                let object = stack & 1 == 1;
+                match self.token()? {
+                    b',' => {
+                        self.pos += 1;
+                        if object {
+                            self.member_key()?;
+                        }
+                        break;
+                    }
+                    b'}' if object => {}
+                    b']' if !object => {}
+                    _ => return None,
+                }
+                self.pos += 1;
+                stack >>= 1;
+                open -= 1;
+                if open == 0 {
+                    return Some(());
+                }
+            }
+        }
+    }
+
+    /// The key and colon of a member of a skipped object.
+    #[inline(always)]
+    fn member_key(&mut self) -> Option<()> {
+        self.expect(b'"')?;
+        self.skip_string()?;
+        self.expect(b':')
+    }
+
+    /// Skips a string after its opening quote, checking its escapes as serde does.
+    #[inline(always)]
+    fn skip_string(&mut self) -> Option<()> {
+        loop {
+            let rest = self.bytes.get(self.pos..)?;
+            let end = find_quote_or_backslash(rest)?;
+            self.pos += end + 1;
+            if rest.get(end) == Some(&b'"') {
+                return Some(());
+            }
+            match self.peek()? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+                b'u' => {
+                    self.pos += 1;
+                    self.hex4()?;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skips a number as the JSON grammar has it: `-`, no leading zero, a fraction and an
+    /// exponent with at least one digit each. Its size does not matter to a skipped value.
+    fn skip_number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => {
+                self.pos += 1;
+                if self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    /// Skips ASCII digits; returns how many.
+    fn digits(&mut self) -> usize {
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        self.pos += len;
+        len
+    }
+
+    /// Whether the next value is `null` (then read) or something else (not read); `None` for
+    /// a value that starts like `null` but is not.
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        if self.token()? != b'n' {
+            return Some(false);
+        }
+        self.literal(b"null").map(|()| true)
+    }
+
+    /// Reads `word` exactly.
+    #[inline(always)]
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if !self.bytes.get(self.pos..)?.starts_with(word) {
+            return None;
+        }
+        self.pos += word.len();
+        Some(())
+    }
+
+    /// Reads the byte `b`, after any spaces.
+    #[inline(always)]
+    fn expect(&mut self, b: u8) -> Option<()> {
+        if self.token()? != b {
+            return None;
+        }
+        self.pos += 1;
+        Some(())
+    }
+
+    /// The next byte after any spaces, not read.
+    #[inline(always)]
+    fn token(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        if b != b' ' {
+            return Some(b);
+        }
+        self.skip_spaces();
+        self.peek()
+    }
+
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Skips spaces, the only whitespace in a line without control bytes. Compact lines have
+    /// none outside strings.
+    #[cold]
+    fn skip_spaces(&mut self) {
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+    }
+}
