@@ -89,17 +89,21 @@ pub(crate) fn run(
     // Listing the transcripts and loading the ledger (with the kept records, on the bet that
     // they will serve) do not depend on each other: they run on two threads.
     let ((discovery, metadata), loaded) = std::thread::scope(|scope| {
-        let walker = scope.spawn(|| discover_with_metadata(roots));
+        let walker = scope.spawn(|| {
+            let listed = discover_with_metadata(roots);
+            tracing::debug!(files = listed.0.files.len(), "transcripts listed");
+            listed
+        });
         let loaded = load(&loc);
+        tracing::debug!(
+            kept = loaded.kept.as_ref().map_or(0, |(_, events)| events.len()),
+            "usage ledger loaded"
+        );
         let listed = walker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (listed, loaded)
     });
-    tracing::debug!(
-        files = discovery.files.len(),
-        "transcripts listed and usage ledger loaded"
-    );
     let LoadedWithCache {
         loaded:
             store::Loaded {
