@@ -238,9 +238,7 @@ fn check_output_dir(out: &Path) -> Result<()> {
 pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     let started = Instant::now();
     let mut settings = resolve(args)?;
-    // Compiling the contract's schema for the check before the write takes a few
-    // milliseconds: done beside the scan.
-    let validator = std::thread::spawn(Validator::new);
+
     let home = settings.home.clone();
     let home = home.as_deref();
 
@@ -251,6 +249,9 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
         .map(|config| oauth::spawn(config, settings.now));
     let (discovery, scan, ledger) = scan_transcripts(args, &settings)?;
     tracing::debug!(ms = ms_since(started), "transcripts scanned");
+    // Compiling the contract's schema for the check before the write takes about as long as
+    // the assembly: done beside it (the scan has both cores busy already).
+    let validator = std::thread::spawn(Validator::new);
     let outcome = pending.map(oauth::Pending::wait);
     if let Some(outcome) = &outcome {
         log_outcome(outcome);

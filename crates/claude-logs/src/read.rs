@@ -231,8 +231,10 @@ pub fn read_source<R: Read>(
     FileReader::new(options).read_from(source, start_offset, interner)
 }
 
-/// Reads files one after another, reusing its buffers.
-pub(crate) struct FileReader {
+/// Reads files one after another, reusing its buffers (a read buffer of
+/// [`ScanOptions::buffer_bytes`] and a carry buffer for lines that span reads): for a caller
+/// that reads many files, one per thread.
+pub struct FileReader {
     buf: Vec<u8>,
     carry: Vec<u8>,
     finder: Finder<'static>,
@@ -243,7 +245,8 @@ pub(crate) struct FileReader {
 }
 
 impl FileReader {
-    pub(crate) fn new(options: &ScanOptions) -> Self {
+    /// A reader with the buffer size and line limit of `options`.
+    pub fn new(options: &ScanOptions) -> Self {
         Self {
             buf: vec![0; options.buffer_bytes.max(64)],
             carry: Vec::new(),
@@ -279,8 +282,9 @@ impl FileReader {
         self.read_from(file, start_offset, interner).map_err(error)
     }
 
-    /// Reads lines from `source`, whose first byte is at `start_offset` of the file.
-    pub(crate) fn read_from<R: Read>(
+    /// [`read_source`] with this reader's buffers: reads lines from `source`, whose first byte
+    /// is at `start_offset` of the file.
+    pub fn read_from<R: Read>(
         &mut self,
         mut source: R,
         start_offset: u64,

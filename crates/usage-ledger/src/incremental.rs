@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
-    Dedup, FileStats, Interner, Record, ScanOptions, ScanStats, UsageEvent, compare_events,
-    discover_with_metadata, fnv1a_128, read_source,
+    Dedup, FileReader, FileStats, Interner, Record, ScanOptions, ScanStats, UsageEvent,
+    compare_events, discover_with_metadata, fnv1a_128,
 };
 
 use crate::cache::{self, Key};
@@ -468,12 +468,13 @@ fn read_all(
     let next = AtomicUsize::new(0);
     let work = || {
         let mut interner = Interner::new();
+        let mut reader = FileReader::new(options);
         let mut out = Vec::new();
         let mut kept = dedup.then(Dedup::new);
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(job) = jobs.get(index) else { break };
-            let result = read_job(job, options, &mut interner);
+            let result = read_job(job, &mut reader, &mut interner);
             if let (Some(kept), Ok(done)) = (&mut kept, &result) {
                 kept.extend(done.records.iter().cloned());
             }
@@ -517,7 +518,7 @@ fn not_a_file() -> io::Error {
 
 /// Reads one file: from where its prior entry stopped when that entry still describes the
 /// file's beginning, else from the start.
-fn read_job(job: &Job, options: &ScanOptions, interner: &mut Interner) -> io::Result<Done> {
+fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::Result<Done> {
     // Check before opening: opening a FIFO would block.
     if !std::fs::metadata(&job.path)?.is_file() {
         return Err(not_a_file());
@@ -556,7 +557,7 @@ fn read_job(job: &Job, options: &ScanOptions, interner: &mut Interner) -> io::Re
             first: None,
             last: None,
         };
-        let read = read_source(&mut tee, start, options, interner)?;
+        let read = reader.read_from(&mut tee, start, interner)?;
         let (first, last) = (tee.first, tee.last);
         bytes_read += read.stats.bytes_read;
         let open_line = resume.is_some_and(|s| s.open_line);
