@@ -4,7 +4,7 @@
 //!
 //! Layout: magic `AIOSKEPT`, `version u32`, `ledger_id u64`, `seq u64`, `ledger_len u64`,
 //! `count u64`, `checksum u64` of the body, then `count` usage records in the ledger's event
-//! encoding (string ids of the ledger at that state). Written to a temp file and renamed; a
+//! encoding (string ids of the ledger at that state). Written in place under the ledger lock; a
 //! cache that does not match the ledger or its checksum is ignored.
 
 use std::fs::File;
@@ -235,7 +235,7 @@ pub(crate) fn rekey(path: &Path, key: Key) -> std::io::Result<()> {
     file.write_all(&fields)
 }
 
-/// Writes the cache of `records` for the ledger state `key` (temp file, then rename). Fails
+/// Writes the cache of `records` for the ledger state `key` (in place). Fails
 /// when a string is not in `strings`.
 pub(crate) fn write(
     path: &Path,
@@ -273,7 +273,7 @@ pub(crate) fn write(
     write_body(path, key, &body)
 }
 
-/// Writes a cache with an encoded `body` for the ledger state `key` (temp file, then rename).
+/// Writes a cache with an encoded `body` for the ledger state `key`, in place.
 pub(crate) fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(&MAGIC);
@@ -283,23 +283,25 @@ pub(crate) fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<
     head.extend_from_slice(&key.ledger_len.to_le_bytes());
     head.extend_from_slice(&((body.len() / EVENT_BYTES) as u64).to_le_bytes());
     head.extend_from_slice(&checksum(body).to_le_bytes());
-    let temp = path.with_extension("kept-tmp");
+    // Written in place, not to a temp file renamed over it: the lock keeps other runs out,
+    // a write cut short leaves a body that fails its checksum (the cache is then ignored),
+    // and overwriting blocks the file already has spares the file system flushing them with
+    // the next `fsync` of another file (the output's).
     let result = (|| {
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create(true).truncate(false);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(&temp)?;
+        let mut file = options.open(path)?;
         file.write_all(&head)?;
         file.write_all(body)?;
-        drop(file);
-        std::fs::rename(&temp, path)
+        file.set_len((head.len() + body.len()) as u64)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(path);
     }
     result
 }

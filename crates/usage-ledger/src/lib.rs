@@ -30,8 +30,9 @@
 //!    A file found at a new path with the identity and fingerprint of an entry whose path is
 //!    gone is that entry, renamed: it is not read again. An incomplete last line is left for
 //!    the next run.
-//! 4. The changes are appended as one transaction and flushed (`sync_data`); the events are
-//!    the global dedup of every entry's records.
+//! 4. The changes are appended as one transaction (checksummed records and a commit record,
+//!    not flushed to disk: see `store::append`); the events are the global dedup of every
+//!    entry's records.
 //!
 //! Step 4 is shortened by a cache (`ledger-<key>.kept`): the kept records of the last run, in
 //! output order, tied to one state of the ledger (its id, commit sequence and length) and

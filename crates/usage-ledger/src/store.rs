@@ -255,11 +255,19 @@ fn rebuild(loc: &Location, reason: RebuildReason) -> Loaded {
     }
 }
 
-/// Appends `bytes` at `len` and flushes them to disk.
+/// Appends `bytes` at `len`, without waiting for the disk.
+///
+/// Like a write-ahead log with SQLite's `synchronous=NORMAL`: every record is checksummed and
+/// a transaction counts only with its commit record, so a transaction cut short by a power
+/// loss is detected and dropped on the next load, and that run reads the same transcript
+/// bytes again: the totals are the same. What is given up is only that last transaction's
+/// durability (which matters only if a transcript it covered were deleted before the next
+/// run). A killed process loses nothing: its writes are in the page cache. Compaction (a new
+/// ledger renamed over the old one) is flushed before the rename, since a lost rename target
+/// would lose the whole history.
 pub(crate) fn append(file: &mut File, len: u64, bytes: &[u8]) -> io::Result<()> {
     file.seek(SeekFrom::Start(len))?;
-    file.write_all(bytes)?;
-    file.sync_data()
+    file.write_all(bytes)
 }
 
 /// Replaces the ledger with `bytes`: a temp file, flushed, renamed over the ledger, and the
