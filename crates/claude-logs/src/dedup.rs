@@ -293,16 +293,7 @@ impl Dedup {
 
     /// The kept records (one per response, with their keys), in no particular order.
     pub fn into_records(self) -> Vec<Record> {
-        let mut out: Vec<Record> = Vec::with_capacity(self.responses);
-        out.extend(self.unkeyed.into_iter().map(|event| Record {
-            event,
-            key: None,
-            sidechain: false,
-        }));
-        for group in self.groups {
-            out.extend(group.into_records());
-        }
-        out
+        self.kept(false)
     }
 
     /// The kept records, one per response, in a form that stands for every record inserted:
@@ -313,6 +304,12 @@ impl Dedup {
     /// that `message.id`. In no particular order. An incremental reader stores these instead of
     /// every line.
     pub fn into_compact_records(self) -> Vec<Record> {
+        self.kept(true)
+    }
+
+    /// The kept records; with `compact`, those matched by `message.id` alone lose their
+    /// request id.
+    fn kept(self, compact: bool) -> Vec<Record> {
         let mut out: Vec<Record> = Vec::with_capacity(self.responses);
         out.extend(self.unkeyed.into_iter().map(|event| Record {
             event,
@@ -323,7 +320,7 @@ impl Dedup {
             match group {
                 Group::ByRequest(copies) => out.extend(copies.into_iter().map(|(_, r)| r)),
                 Group::Merged(mut record) => {
-                    if let Some(key) = &mut record.key {
+                    if compact && let Some(key) = &mut record.key {
                         key.request_id = None;
                     }
                     out.push(record);

@@ -174,24 +174,40 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     /// The members of the line object, after its `{`.
     fn line(&mut self, line: &mut RawLine<'a>) -> Option<()> {
+        self.fields(&LINE_KEYS, 1, |s, n| {
+            match n {
+                0 => line.kind = s.text_or_null()?,
+                1 => line.timestamp = s.text_or_null()?,
+                2 => line.session_id = s.text_or_null()?,
+                3 => line.cwd = s.text_or_null()?,
+                4 => line.is_sidechain = s.bool_or_null()?,
+                5 => line.request_id = s.text_or_null()?,
+                6 => line.is_api_error_message = s.bool_or_null()?,
+                _ => s.message(&mut line.message)?,
+            }
+            Some(())
+        })
+    }
+
+    /// The members of an object whose `{` was read: the value of each key in `keys` goes to
+    /// `read` with the key's number (a key given twice: `None`); any other value is skipped
+    /// as one nested `depth` deep.
+    #[inline(always)]
+    fn fields(
+        &mut self,
+        keys: &[&[u8]],
+        depth: u32,
+        mut read: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
         let mut seen = 0;
         let mut first = true;
         while let Some(key) = self.next_key(&mut first)? {
-            let Some(n) = field(key, &LINE_KEYS) else {
-                self.skip_value(1)?;
+            let Some(n) = field(key, keys) else {
+                self.skip_value(depth)?;
                 continue;
             };
             first_time(&mut seen, n)?;
-            match n {
-                0 => line.kind = self.text_or_null()?,
-                1 => line.timestamp = self.text_or_null()?,
-                2 => line.session_id = self.text_or_null()?,
-                3 => line.cwd = self.text_or_null()?,
-                4 => line.is_sidechain = self.bool_or_null()?,
-                5 => line.request_id = self.text_or_null()?,
-                6 => line.is_api_error_message = self.bool_or_null()?,
-                _ => self.message(&mut line.message)?,
-            }
+            read(self, n)?;
         }
         Some(())
     }
@@ -207,21 +223,14 @@ impl<'a> Scanner<'a> {
             model: None,
             usage: None,
         });
-        let mut seen = 0;
-        let mut first = true;
-        while let Some(key) = self.next_key(&mut first)? {
-            let Some(n) = field(key, &MESSAGE_KEYS) else {
-                self.skip_value(2)?;
-                continue;
-            };
-            first_time(&mut seen, n)?;
+        self.fields(&MESSAGE_KEYS, 2, |s, n| {
             match n {
-                0 => message.id = self.text_or_null()?,
-                1 => message.model = self.text_or_null()?,
-                _ => self.usage(&mut message.usage)?,
+                0 => message.id = s.text_or_null()?,
+                1 => message.model = s.text_or_null()?,
+                _ => s.usage(&mut message.usage)?,
             }
-        }
-        Some(())
+            Some(())
+        })
     }
 
     /// `message.usage`: `null` or an object.
@@ -238,24 +247,17 @@ impl<'a> Scanner<'a> {
             cache_creation: None,
             speed: SpeedField::default(),
         });
-        let mut seen = 0;
-        let mut first = true;
-        while let Some(key) = self.next_key(&mut first)? {
-            let Some(n) = field(key, &USAGE_KEYS) else {
-                self.skip_value(3)?;
-                continue;
-            };
-            first_time(&mut seen, n)?;
+        self.fields(&USAGE_KEYS, 3, |s, n| {
             match n {
-                0 => usage.input_tokens = self.count_or_null()?,
-                1 => usage.output_tokens = self.count_or_null()?,
-                2 => usage.cache_creation_input_tokens = self.count_or_null()?,
-                3 => usage.cache_read_input_tokens = self.count_or_null()?,
-                4 => self.split(&mut usage.cache_creation)?,
-                _ => usage.speed = self.speed()?,
+                0 => usage.input_tokens = s.count_or_null()?,
+                1 => usage.output_tokens = s.count_or_null()?,
+                2 => usage.cache_creation_input_tokens = s.count_or_null()?,
+                3 => usage.cache_read_input_tokens = s.count_or_null()?,
+                4 => s.split(&mut usage.cache_creation)?,
+                _ => usage.speed = s.speed()?,
             }
-        }
-        Some(())
+            Some(())
+        })
     }
 
     /// `usage.cache_creation`: `null` or an object.
@@ -268,20 +270,13 @@ impl<'a> Scanner<'a> {
             ephemeral_5m_input_tokens: None,
             ephemeral_1h_input_tokens: None,
         });
-        let mut seen = 0;
-        let mut first = true;
-        while let Some(key) = self.next_key(&mut first)? {
-            let Some(n) = field(key, &SPLIT_KEYS) else {
-                self.skip_value(4)?;
-                continue;
-            };
-            first_time(&mut seen, n)?;
+        self.fields(&SPLIT_KEYS, 4, |s, n| {
             match n {
-                0 => split.ephemeral_5m_input_tokens = self.count_or_null()?,
-                _ => split.ephemeral_1h_input_tokens = self.count_or_null()?,
+                0 => split.ephemeral_5m_input_tokens = s.count_or_null()?,
+                _ => split.ephemeral_1h_input_tokens = s.count_or_null()?,
             }
-        }
-        Some(())
+            Some(())
+        })
     }
 
     /// `usage.speed`: a string, `null`, a boolean or a short integer. Serde also takes arrays,
