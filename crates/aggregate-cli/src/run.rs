@@ -238,7 +238,6 @@ fn check_output_dir(out: &Path) -> Result<()> {
 pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     let started = Instant::now();
     let mut settings = resolve(args)?;
-
     let home = settings.home.clone();
     let home = home.as_deref();
 

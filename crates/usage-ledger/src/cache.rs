@@ -176,8 +176,7 @@ pub(crate) fn merge(
         }
     }
     dedup.extend(added);
-    let mut changed = dedup.into_compact_records();
-    changed.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+    let changed = sorted_kept(dedup);
     // Where each changed record goes: before the first record (by index in `events`, removed
     // ones included, as all are sorted) that sorts after it.
     let mut at = Vec::with_capacity(changed.len());
@@ -206,6 +205,13 @@ pub(crate) fn merge(
         out_events.push(record.event);
     }
     Some((out, out_events))
+}
+
+/// The kept records of `dedup` (compact), in output order.
+pub(crate) fn sorted_kept(dedup: Dedup) -> Vec<Record> {
+    let mut kept = dedup.into_compact_records();
+    kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+    kept
 }
 
 /// Encodes `record` with the ids of its strings in `strings`.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
     Dedup, FileReader, FileStats, Interner, Record, ScanOptions, ScanStats, UsageEvent,
-    compare_events, discover_with_metadata, fnv1a_128,
+    discover_with_metadata, fnv1a_128,
 };
 
 use crate::cache::{self, Key};
@@ -183,11 +183,7 @@ pub(crate) fn run(
     let cold = state.files.is_empty();
     let (results, read_kept) = read_all(&jobs, options, cold);
     // Sorted now, before the ledger is encoded: the index is larger than what it keeps.
-    let read_kept = read_kept.map(|dedup| {
-        let mut kept = dedup.into_compact_records();
-        kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
-        kept
-    });
+    let read_kept = read_kept.map(cache::sorted_kept);
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
     // Record: one transaction with everything that changed.
@@ -288,7 +284,7 @@ pub(crate) fn run(
     let saved = save(&loc, sink, &mut state, &w.buf, compact, cold);
     tracing::debug!(bytes = w.buf.len(), compact, "usage ledger saved");
     drop(w);
-    if read_kept.is_some() {
+    if cold {
         // The kept records are known; the per-file ones are on disk and not needed again.
         for entry in state.files.values_mut() {
             entry.records = Vec::new();
@@ -333,9 +329,7 @@ pub(crate) fn run(
                     for entry in state.files.values_mut() {
                         dedup.extend(std::mem::take(&mut entry.records));
                     }
-                    let mut kept = dedup.into_compact_records();
-                    kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
-                    kept
+                    cache::sorted_kept(dedup)
                 }
             };
             if let Some(key) = saved
@@ -497,17 +491,15 @@ fn read_all(
         })
     };
     let mut all = Vec::with_capacity(jobs.len());
-    let mut kept: Option<Dedup> = None;
+    let mut kept = Vec::with_capacity(parts.len());
     for (out, part) in parts {
         all.extend(out);
-        kept = match (kept, part) {
-            (Some(mut a), Some(b)) => {
-                a.merge(b);
-                Some(a)
-            }
-            (a, b) => a.or(b),
-        };
+        kept.extend(part);
     }
+    let kept = kept.into_iter().reduce(|mut a, b| {
+        a.merge(b);
+        a
+    });
     all.sort_unstable_by_key(|(index, _)| *index);
     (all.into_iter().map(|(_, result)| result).collect(), kept)
 }
