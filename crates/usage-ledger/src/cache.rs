@@ -44,8 +44,8 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// A fast checksum of the body: four lanes of a multiply-rotate hash over 64-bit words, fed
-/// in pieces whose length is a multiple of 32 bytes (except the last).
+/// A fast checksum of the body: four lanes of a multiply-rotate hash over 64-bit words. Fed in
+/// pieces of any length, it gives what one piece with all the bytes would.
 #[derive(Debug, Clone)]
 struct Checksum {
     lanes: [u64; 4],
@@ -64,17 +64,32 @@ impl Checksum {
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
+    fn update(&mut self, mut bytes: &[u8]) {
         self.len += bytes.len() as u64;
+        if !self.tail.is_empty() {
+            let take = (32 - self.tail.len()).min(bytes.len());
+            self.tail.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.tail.len() < 32 {
+                return;
+            }
+            let block = std::mem::take(&mut self.tail);
+            self.mix(&block);
+        }
         let mut chunks = bytes.chunks_exact(32);
         for chunk in &mut chunks {
-            for (i, lane) in self.lanes.iter_mut().enumerate() {
-                *lane = (*lane ^ u64_at(chunk, i * 8))
-                    .wrapping_mul(K)
-                    .rotate_left(29);
-            }
+            self.mix(chunk);
         }
         self.tail.extend_from_slice(chunks.remainder());
+    }
+
+    /// Mixes one 32-byte block into the lanes.
+    fn mix(&mut self, block: &[u8]) {
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            *lane = (*lane ^ u64_at(block, i * 8))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
     }
 
     fn finish(self) -> u64 {
@@ -120,6 +135,10 @@ pub(crate) fn read(path: &Path) -> Option<Cache> {
     })
 }
 
+/// Bytes of the body read at a time by [`Cache::events`]: whole records, about 256 KiB (a
+/// buffer that stays in the processor's cache while it is checked and decoded).
+const PIECE: usize = EVENT_BYTES * 2496;
+
 impl Cache {
     /// The encoded kept records, when the checksum matches.
     pub(crate) fn body(&self) -> Option<Vec<u8>> {
@@ -129,13 +148,37 @@ impl Cache {
         file.read_exact(&mut body).ok()?;
         (checksum(&body) == self.checksum).then_some(body)
     }
+
+    /// The kept records' events, when the checksum matches. The body is read and decoded a
+    /// piece at a time: no copy of it is kept (a run with nothing new needs only the events).
+    pub(crate) fn events(&self, strings: &Strings) -> Option<Vec<UsageEvent>> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
+        let mut left = self.count.checked_mul(EVENT_BYTES)?;
+        let mut events = Vec::with_capacity(self.count);
+        let mut sum = Checksum::new();
+        let mut buf = vec![0u8; PIECE.min(left)];
+        while left > 0 {
+            let piece = &mut buf[..PIECE.min(left)];
+            file.read_exact(piece).ok()?;
+            sum.update(piece);
+            for slot in piece.chunks_exact(EVENT_BYTES) {
+                events.push(decode_event(slot, strings)?.event);
+            }
+            left -= piece.len();
+        }
+        (sum.finish() == self.checksum).then_some(events)
+    }
 }
 
-/// The events of an encoded body.
-pub(crate) fn events_of(body: &[u8], strings: &Strings) -> Option<Vec<UsageEvent>> {
-    body.chunks_exact(EVENT_BYTES)
-        .map(|b| decode_event(b, strings).map(|r| r.event))
-        .collect()
+/// The kept records after an append, as a change to the cache: the records before `from` are
+/// unchanged, those from `from` on are `tail`.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    from: usize,
+    tail: Vec<u8>,
+    count: usize,
+    checksum: u64,
 }
 
 /// The message id hash of an encoded record, when it has a key.
@@ -150,14 +193,16 @@ fn message_id(slot: &[u8]) -> Option<u128> {
 /// `body` (kept records, encoded, sorted) and its decoded `events`, with `added` records
 /// deduplicated into them, still sorted. Only responses sharing a `message.id` with an added
 /// record can change, so only those are decoded and deduplicated again; the other records are
-/// copied as they are (encoded and decoded), and each changed record goes in at the place a
-/// binary search finds. `None` when a string is not in `strings` or `events` is not `body`'s.
+/// kept as they are (encoded and decoded), and each changed record goes in at the place a
+/// binary search finds. New responses are the latest, so the change is mostly at the end: the
+/// records before the first change are neither copied nor written again. `None` when a string
+/// is not in `strings` or `events` is not `body`'s.
 pub(crate) fn merge(
     body: &[u8],
-    events: Vec<UsageEvent>,
+    mut events: Vec<UsageEvent>,
     added: Vec<Record>,
     strings: &Strings,
-) -> Option<(Vec<u8>, Vec<UsageEvent>)> {
+) -> Option<(Merged, Vec<UsageEvent>)> {
     if events.len() * EVENT_BYTES != body.len() {
         return None;
     }
@@ -185,26 +230,43 @@ pub(crate) fn merge(
         from += events[from..].partition_point(|e| compare_events(e, &record.event).is_le());
         at.push(from);
     }
-    let len = events.len() - removed.len() + changed.len();
-    let mut out = Vec::with_capacity(len * EVENT_BYTES);
-    let mut out_events = Vec::with_capacity(len);
+    // The first record that moves: the first removed one or the first insertion point.
+    let from = removed
+        .first()
+        .into_iter()
+        .chain(at.first())
+        .copied()
+        .min()
+        .unwrap_or(events.len());
+    let old_tail = events.split_off(from);
+    let mut tail = Vec::with_capacity((old_tail.len() + changed.len()) * EVENT_BYTES);
     let mut removed = removed.into_iter().peekable();
     let mut changed = changed.into_iter().zip(at).peekable();
-    for (i, (slot, event)) in body.chunks_exact(EVENT_BYTES).zip(events).enumerate() {
+    let old_slots = body[from * EVENT_BYTES..].chunks_exact(EVENT_BYTES);
+    for (i, (slot, event)) in (from..).zip(old_slots.zip(old_tail)) {
         while let Some((record, _)) = changed.next_if(|(_, to)| *to == i) {
-            encode(&mut out, &record, strings)?;
-            out_events.push(record.event);
+            encode(&mut tail, &record, strings)?;
+            events.push(record.event);
         }
         if removed.next_if_eq(&i).is_none() {
-            out.extend_from_slice(slot);
-            out_events.push(event);
+            tail.extend_from_slice(slot);
+            events.push(event);
         }
     }
     for (record, _) in changed {
-        encode(&mut out, &record, strings)?;
-        out_events.push(record.event);
+        encode(&mut tail, &record, strings)?;
+        events.push(record.event);
     }
-    Some((out, out_events))
+    let mut sum = Checksum::new();
+    sum.update(&body[..from * EVENT_BYTES]);
+    sum.update(&tail);
+    let merged = Merged {
+        from,
+        tail,
+        count: events.len(),
+        checksum: sum.finish(),
+    };
+    Some((merged, events))
 }
 
 /// The kept records of `dedup` (compact), in output order.
@@ -280,15 +342,33 @@ pub(crate) fn write(
 }
 
 /// Writes a cache with an encoded `body` for the ledger state `key`, in place.
-pub(crate) fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<()> {
+fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<()> {
+    let merged = Merged {
+        from: 0,
+        tail: Vec::new(),
+        count: body.len() / EVENT_BYTES,
+        checksum: checksum(body),
+    };
+    write_from(path, key, &merged, body)
+}
+
+/// Writes the change `merged` to the cache (whose records before `merged.from` are those
+/// already in the file) for the ledger state `key`, in place.
+pub(crate) fn write_merged(path: &Path, key: Key, merged: &Merged) -> std::io::Result<()> {
+    write_from(path, key, merged, &merged.tail)
+}
+
+/// Writes the header of `merged` and `body`, the records from `merged.from` on, in place.
+fn write_from(path: &Path, key: Key, merged: &Merged, body: &[u8]) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(&MAGIC);
     head.extend_from_slice(&VERSION.to_le_bytes());
     head.extend_from_slice(&key.ledger_id.to_le_bytes());
     head.extend_from_slice(&key.seq.to_le_bytes());
     head.extend_from_slice(&key.ledger_len.to_le_bytes());
-    head.extend_from_slice(&((body.len() / EVENT_BYTES) as u64).to_le_bytes());
-    head.extend_from_slice(&checksum(body).to_le_bytes());
+    head.extend_from_slice(&(merged.count as u64).to_le_bytes());
+    head.extend_from_slice(&merged.checksum.to_le_bytes());
+    let at = (HEADER + merged.from * EVENT_BYTES) as u64;
     // Written in place, not to a temp file renamed over it: the lock keeps other runs out,
     // a write cut short leaves a body that fails its checksum (the cache is then ignored),
     // and overwriting blocks the file already has spares the file system flushing them with
@@ -303,8 +383,9 @@ pub(crate) fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<
         }
         let mut file = options.open(path)?;
         file.write_all(&head)?;
+        file.seek(SeekFrom::Start(at))?;
         file.write_all(body)?;
-        file.set_len((head.len() + body.len()) as u64)
+        file.set_len(at + body.len() as u64)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(path);
@@ -331,5 +412,135 @@ mod tests {
             assert_ne!(checksum(&changed), base, "byte {i}");
         }
         assert_ne!(checksum(&data[..299]), base);
+    }
+
+    use std::sync::Arc;
+
+    use chrono::DateTime;
+    use claude_logs::{ResponseKey, Speed, TokenCounts};
+
+    /// A response at second `i`, with `output` tokens, in session `s-(i % 5)`.
+    fn record(strings: &mut Strings, i: i64, message: &str, output: u64) -> Record {
+        let model = strings.intern(&Arc::from("claude-opus-4-5")).1;
+        let session = strings.intern(&Arc::from(format!("s-{}", i % 5))).1;
+        Record {
+            event: UsageEvent {
+                timestamp: DateTime::from_timestamp(1_770_000_000 + i, 0).unwrap(),
+                model,
+                tokens: TokenCounts {
+                    input: 3,
+                    output,
+                    cache_creation: 10,
+                    cache_read: 200,
+                    cache_creation_5m: 10,
+                    cache_creation_1h: 0,
+                },
+                speed: Speed::Standard,
+                project: None,
+                session_id: Some(session),
+            },
+            key: Some(ResponseKey::new(message, Some(&format!("req_{message}")))),
+            sidechain: false,
+        }
+    }
+
+    fn key(seq: u64) -> Key {
+        Key {
+            ledger_id: 7,
+            seq,
+            ledger_len: 100 + seq,
+        }
+    }
+
+    /// A cache merged with new records and written from its first change reads back as the
+    /// cache of all the records written whole: same events, same bytes, its checksum right.
+    /// Several pieces of the body, a change in the middle (a response copied again with more
+    /// output) and one at the end (new responses).
+    #[test]
+    fn a_merge_written_from_its_first_change_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (merged_path, whole_path) = (dir.path().join("merged"), dir.path().join("whole"));
+        let mut strings = Strings::default();
+        let old: Vec<Record> = (0..6000)
+            .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
+            .collect();
+        write(&merged_path, key(1), &old, &strings).unwrap();
+        let cache = read(&merged_path).unwrap();
+        let events = cache.events(&strings).unwrap();
+        assert_eq!(
+            events,
+            old.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
+        );
+
+        let added: Vec<Record> = [
+            (4000, "msg_4000", 900),
+            (7000, "msg_7000", 1),
+            (7001, "msg_7001", 2),
+        ]
+        .into_iter()
+        .map(|(i, m, out)| record(&mut strings, i, m, out))
+        .collect();
+        let mut dedup = Dedup::new();
+        dedup.extend(old.iter().cloned().chain(added.iter().cloned()));
+        let expected = sorted_kept(dedup);
+
+        let body = cache.body().unwrap();
+        let (merged, merged_events) = merge(&body, events, added, &strings).unwrap();
+        assert_eq!(merged.from, 4000);
+        assert_eq!(
+            merged_events,
+            expected.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
+        );
+        write_merged(&merged_path, key(2), &merged).unwrap();
+        write(&whole_path, key(2), &expected, &strings).unwrap();
+        assert_eq!(
+            std::fs::read(&merged_path).unwrap(),
+            std::fs::read(&whole_path).unwrap()
+        );
+        let reread = read(&merged_path).unwrap();
+        assert_eq!(reread.key, key(2));
+        assert_eq!(reread.events(&strings).unwrap(), merged_events);
+    }
+
+    /// A body that does not match its checksum gives no events, wherever the change is.
+    #[test]
+    fn a_damaged_body_gives_no_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept");
+        let mut strings = Strings::default();
+        let records: Vec<Record> = (0..3000)
+            .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
+            .collect();
+        write(&path, key(1), &records, &strings).unwrap();
+        assert!(read(&path).unwrap().events(&strings).is_some());
+        let bytes = std::fs::read(&path).unwrap();
+        // A token count (never a string id) in the first piece, in the second, in the last record.
+        for at in [HEADER + 60, HEADER + PIECE + 60, bytes.len() - 3] {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            std::fs::write(&path, &damaged).unwrap();
+            assert!(read(&path).unwrap().events(&strings).is_none(), "byte {at}");
+        }
+    }
+
+    #[test]
+    fn checksum_in_pieces_is_the_checksum_of_the_whole() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 13 + i / 7) as u8).collect();
+        let whole = checksum(&data);
+        for cuts in [
+            [0, 0],
+            [1, 2],
+            [31, 32],
+            [33, 97],
+            [105, 210],
+            [500, 999],
+            [7, 1000],
+        ] {
+            let mut sum = Checksum::new();
+            sum.update(&data[..cuts[0]]);
+            sum.update(&data[cuts[0]..cuts[1]]);
+            sum.update(&data[cuts[1]..]);
+            assert_eq!(sum.finish(), whole, "cut at {cuts:?}");
+        }
     }
 }

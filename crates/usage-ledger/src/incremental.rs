@@ -123,14 +123,25 @@ pub(crate) fn run(
     let mut claimed: HashSet<u32> = HashSet::new();
     let mut displaced: Vec<u32> = Vec::new();
     {
-        let by_path: HashMap<&Path, u32> = state
+        // Paths are compared as bytes, a sorted list searched (no hashing of paths). A root
+        // spelt another way than last time (relative, or with `//`) gives other bytes for the
+        // same files: they are then matched by identity below, as renamed files are.
+        let mut by_path: Vec<(&[u8], u32)> = state
             .files
             .iter()
-            .filter_map(|(&id, e)| e.state.as_ref().map(|s| (s.path.as_path(), id)))
+            .filter_map(|(&id, e)| {
+                let s = e.state.as_ref()?;
+                Some((s.path.as_os_str().as_encoded_bytes(), id))
+            })
             .collect();
+        by_path.sort_unstable();
         let mut second: Vec<(&PathBuf, Stat)> = Vec::new();
         for (path, meta) in discovery.files.iter().zip(&metadata) {
-            let at_path = by_path.get(path.as_path()).copied();
+            let bytes = path.as_os_str().as_encoded_bytes();
+            let at_path = by_path
+                .binary_search_by(|(p, _)| (*p).cmp(bytes))
+                .ok()
+                .map(|i| by_path[i].1);
             let stat = Stat::of(meta);
             let known = at_path.and_then(|id| Some((id, state.files[&id].state.as_ref()?)));
             match known {
@@ -181,7 +192,11 @@ pub(crate) fn run(
     // With an empty ledger (a first run, or a rebuild) the kept records are those of this
     // run's reads alone: the workers deduplicate them as they go, beside the reading.
     let cold = state.files.is_empty();
-    let (results, read_kept) = read_all(&jobs, options, cold);
+    let (results, read_kept) = if jobs.is_empty() {
+        (Vec::new(), None)
+    } else {
+        read_all(&jobs, options, cold)
+    };
     // Sorted now, before the ledger is encoded: the index is larger than what it keeps.
     let read_kept = read_kept.map(cache::sorted_kept);
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
@@ -304,13 +319,13 @@ pub(crate) fn run(
                 tracing::debug!(error = %e, "cannot update the kept-records cache");
                 cache::remove(&loc.kept);
             }
-        } else if let Some((body, merged)) = kept
-            .take()
-            .and_then(|(body, events)| cache::merge(&body, events, added, &state.strings))
-        {
-            events = Some(merged);
+        } else if let Some((merged, merged_events)) = kept.take().and_then(|(cached, events)| {
+            let body = cached.body()?;
+            cache::merge(&body, events, added, &state.strings)
+        }) {
+            events = Some(merged_events);
             if let Some(key) = saved
-                && let Err(e) = cache::write_body(&loc.kept, key, &body)
+                && let Err(e) = cache::write_merged(&loc.kept, key, &merged)
             {
                 tracing::debug!(error = %e, "cannot write the kept-records cache");
                 cache::remove(&loc.kept);
@@ -376,8 +391,8 @@ struct LoadedWithCache {
     loaded_key: Key,
     /// The cache belongs to the loaded ledger, which can be appended to.
     cache_matches: bool,
-    /// The cache's body and its events, read when it matches (and its checksum is right).
-    kept: Option<(Vec<u8>, Vec<UsageEvent>)>,
+    /// The cache, with its events, read when it matches (and its checksum is right).
+    kept: Option<(cache::Cache, Vec<UsageEvent>)>,
 }
 
 fn load(loc: &Location) -> LoadedWithCache {
@@ -394,14 +409,10 @@ fn load(loc: &Location) -> LoadedWithCache {
     };
     let cache_matches = matches!(loaded.sink, Sink::Append { .. })
         && cached.as_ref().is_some_and(|c| c.key == loaded_key);
-    let kept = cached
-        .as_ref()
-        .filter(|_| cache_matches)
-        .and_then(cache::Cache::body)
-        .and_then(|body| {
-            let events = cache::events_of(&body, &state.strings)?;
-            Some((body, events))
-        });
+    let kept = cached.filter(|_| cache_matches).and_then(|cached| {
+        let events = cached.events(&state.strings)?;
+        Some((cached, events))
+    });
     LoadedWithCache {
         loaded,
         loaded_key,
