@@ -443,9 +443,10 @@ fn save(
         Sink::Append { mut file, len } if !compact => {
             store::append(&mut file, len, txn).map(|()| key(state, len + txn.len() as u64))
         }
-        Sink::Append { .. } | Sink::Fresh => {
+        sink @ (Sink::Append { .. } | Sink::Fresh) => {
             let bytes = snapshot(state, &loc.roots, one_read_each);
-            store::replace(loc, &bytes).map(|()| key(state, bytes.len() as u64))
+            let flush = matches!(sink, Sink::Append { .. });
+            store::replace(loc, &bytes, flush).map(|()| key(state, bytes.len() as u64))
         }
     };
     match result {
