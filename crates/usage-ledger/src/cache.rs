@@ -135,39 +135,69 @@ pub(crate) fn read(path: &Path) -> Option<Cache> {
     })
 }
 
-/// Bytes of the body read at a time by [`Cache::events`]: whole records, about 256 KiB (a
-/// buffer that stays in the processor's cache while it is checked and decoded).
-const PIECE: usize = EVENT_BYTES * 2496;
+/// Records read at a time by [`Cache::kept`]: about 256 KiB, a buffer that stays in the
+/// processor's cache while it is checked and decoded (a multiple of 32 bytes, the checksum's
+/// step, so the checksum's state between pieces carries no partial block).
+const PIECE_RECORDS: usize = 2496;
+const PIECE: usize = EVENT_BYTES * PIECE_RECORDS;
+
+/// The kept records of a cache as a run uses them: their events, and what merging an append
+/// needs so as not to read the whole body again.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    pub(crate) events: Vec<UsageEvent>,
+    /// Each record's `message.id` hash folded to 64 bits (0 without one).
+    ids: Vec<u64>,
+    /// The checksum's state at the start of each piece, and at the end.
+    marks: Vec<Checksum>,
+}
+
+/// A 128-bit id hash folded to 64 bits.
+fn fold(id: u128) -> u64 {
+    (id as u64) ^ ((id >> 64) as u64)
+}
 
 impl Cache {
     /// The encoded kept records, when the checksum matches.
-    pub(crate) fn body(&self) -> Option<Vec<u8>> {
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
+    #[cfg(test)]
+    fn body(&self) -> Option<Vec<u8>> {
         let mut body = vec![0u8; self.count * EVENT_BYTES];
-        file.read_exact(&mut body).ok()?;
+        self.read_at(0, &mut body).ok()?;
         (checksum(&body) == self.checksum).then_some(body)
     }
 
-    /// The kept records' events, when the checksum matches. The body is read and decoded a
-    /// piece at a time: no copy of it is kept (a run with nothing new needs only the events).
-    pub(crate) fn events(&self, strings: &Strings) -> Option<Vec<UsageEvent>> {
+    /// Reads the records from record `first` on into `buf` (whole records).
+    fn read_at(&self, first: usize, buf: &mut [u8]) -> std::io::Result<()> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start((HEADER + first * EVENT_BYTES) as u64))?;
+        file.read_exact(buf)
+    }
+
+    /// The kept records, when the checksum matches. The body is read and decoded a piece at a
+    /// time: no copy of it is kept (a run with nothing new needs only the events).
+    pub(crate) fn kept(&self, strings: &Strings) -> Option<Kept> {
         let mut file = &self.file;
         file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
         let mut left = self.count.checked_mul(EVENT_BYTES)?;
         let mut events = Vec::with_capacity(self.count);
+        let mut ids = Vec::with_capacity(self.count);
+        let mut marks = Vec::with_capacity(self.count / PIECE_RECORDS + 1);
         let mut sum = Checksum::new();
         let mut buf = vec![0u8; PIECE.min(left)];
         while left > 0 {
             let piece = &mut buf[..PIECE.min(left)];
             file.read_exact(piece).ok()?;
+            marks.push(sum.clone());
             sum.update(piece);
             for slot in piece.chunks_exact(EVENT_BYTES) {
                 events.push(decode_event(slot, strings)?.event);
+                ids.push(message_id(slot).map_or(0, fold));
             }
             left -= piece.len();
         }
-        (sum.finish() == self.checksum).then_some(events)
+        // The state at the end too: the start of the piece after a last full one.
+        marks.push(sum.clone());
+        (sum.finish() == self.checksum).then_some(Kept { events, ids, marks })
     }
 }
 
@@ -190,34 +220,46 @@ fn message_id(slot: &[u8]) -> Option<u128> {
     })
 }
 
-/// `body` (kept records, encoded, sorted) and its decoded `events`, with `added` records
+/// The records of `cache` (read this run, its checksum right, as `kept`), with `added` records
 /// deduplicated into them, still sorted. Only responses sharing a `message.id` with an added
-/// record can change, so only those are decoded and deduplicated again; the other records are
-/// kept as they are (encoded and decoded), and each changed record goes in at the place a
-/// binary search finds. New responses are the latest, so the change is mostly at the end: the
-/// records before the first change are neither copied nor written again. `None` when a string
-/// is not in `strings` or `events` is not `body`'s.
+/// record can change: only those are read again, decoded and deduplicated with the added ones;
+/// each changed record goes in at the place a binary search finds. New responses are the
+/// latest, so the change is mostly at the end: only the records from the piece holding the
+/// first change on are read again, and only those from the first change on are copied and
+/// written (the checksum goes on from its state at the start of that piece). `None` when a
+/// string is not in `strings`, `kept` is not `cache`'s, or the file cannot be read.
 pub(crate) fn merge(
-    body: &[u8],
-    mut events: Vec<UsageEvent>,
+    cache: &Cache,
+    kept: Kept,
     added: Vec<Record>,
     strings: &Strings,
 ) -> Option<(Merged, Vec<UsageEvent>)> {
-    if events.len() * EVENT_BYTES != body.len() {
+    let Kept {
+        mut events,
+        ids: folded,
+        marks,
+    } = kept;
+    if events.len() != cache.count || folded.len() != cache.count {
         return None;
     }
     let ids: HashSet<u128> = added
         .iter()
         .filter_map(|r| r.key.map(|k| k.message_id))
         .collect();
-    // The kept records that share a `message.id` with an added one are decoded with their
-    // keys and deduplicated again with the added ones; the others stay as they are.
+    let ids_folded: HashSet<u64> = ids.iter().map(|&id| fold(id)).collect();
+    // The kept records that share a `message.id` with an added one (found by the folded ids,
+    // then checked on the record itself) are decoded with their keys and deduplicated again
+    // with the added ones; the others stay as they are.
     let mut removed: Vec<usize> = Vec::new();
     let mut dedup = Dedup::new();
-    for (i, slot) in body.chunks_exact(EVENT_BYTES).enumerate() {
-        if message_id(slot).is_some_and(|id| ids.contains(&id)) {
-            dedup.insert(decode_event(slot, strings)?);
-            removed.push(i);
+    let mut slot = [0u8; EVENT_BYTES];
+    for (i, id) in folded.iter().enumerate() {
+        if *id != 0 && ids_folded.contains(id) {
+            cache.read_at(i, &mut slot).ok()?;
+            if message_id(&slot).is_some_and(|id| ids.contains(&id)) {
+                dedup.insert(decode_event(&slot, strings)?);
+                removed.push(i);
+            }
         }
     }
     dedup.extend(added);
@@ -238,12 +280,19 @@ pub(crate) fn merge(
         .copied()
         .min()
         .unwrap_or(events.len());
+    // The records of the piece holding `from`, and every later one.
+    let piece = from / PIECE_RECORDS;
+    let base = piece * PIECE_RECORDS;
+    let mut sum = marks.get(piece)?.clone();
+    let mut old = vec![0u8; (events.len() - base) * EVENT_BYTES];
+    cache.read_at(base, &mut old).ok()?;
+    let (unchanged, old) = old.split_at((from - base) * EVENT_BYTES);
+    sum.update(unchanged);
     let old_tail = events.split_off(from);
     let mut tail = Vec::with_capacity((old_tail.len() + changed.len()) * EVENT_BYTES);
     let mut removed = removed.into_iter().peekable();
     let mut changed = changed.into_iter().zip(at).peekable();
-    let old_slots = body[from * EVENT_BYTES..].chunks_exact(EVENT_BYTES);
-    for (i, (slot, event)) in (from..).zip(old_slots.zip(old_tail)) {
+    for (i, (slot, event)) in (from..).zip(old.chunks_exact(EVENT_BYTES).zip(old_tail)) {
         while let Some((record, _)) = changed.next_if(|(_, to)| *to == i) {
             encode(&mut tail, &record, strings)?;
             events.push(record.event);
@@ -257,8 +306,6 @@ pub(crate) fn merge(
         encode(&mut tail, &record, strings)?;
         events.push(record.event);
     }
-    let mut sum = Checksum::new();
-    sum.update(&body[..from * EVENT_BYTES]);
     sum.update(&tail);
     let merged = Merged {
         from,
@@ -454,52 +501,81 @@ mod tests {
 
     /// A cache merged with new records and written from its first change reads back as the
     /// cache of all the records written whole: same events, same bytes, its checksum right.
-    /// Several pieces of the body, a change in the middle (a response copied again with more
-    /// output) and one at the end (new responses).
+    /// Several pieces of the body; a response copied again with more output (in the first
+    /// piece, in a later one, in the last) and new responses at the end.
     #[test]
     fn a_merge_written_from_its_first_change_reads_back_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let (merged_path, whole_path) = (dir.path().join("merged"), dir.path().join("whole"));
-        let mut strings = Strings::default();
-        let old: Vec<Record> = (0..6000)
-            .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
-            .collect();
-        write(&merged_path, key(1), &old, &strings).unwrap();
-        let cache = read(&merged_path).unwrap();
-        let events = cache.events(&strings).unwrap();
-        assert_eq!(
-            events,
-            old.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
-        );
+        for (again, first) in [
+            (None, 6000),
+            (Some(10), 10),
+            (Some(4000), 4000),
+            (Some(5999), 5999),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let (merged_path, whole_path) = (dir.path().join("merged"), dir.path().join("whole"));
+            let mut strings = Strings::default();
+            let old: Vec<Record> = (0..6000)
+                .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
+                .collect();
+            write(&merged_path, key(1), &old, &strings).unwrap();
+            let cache = read(&merged_path).unwrap();
+            let kept = cache.kept(&strings).unwrap();
+            assert_eq!(
+                kept.events,
+                old.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
+            );
 
-        let added: Vec<Record> = [
-            (4000, "msg_4000", 900),
-            (7000, "msg_7000", 1),
-            (7001, "msg_7001", 2),
-        ]
-        .into_iter()
-        .map(|(i, m, out)| record(&mut strings, i, m, out))
-        .collect();
-        let mut dedup = Dedup::new();
-        dedup.extend(old.iter().cloned().chain(added.iter().cloned()));
-        let expected = sorted_kept(dedup);
+            let mut added: Vec<Record> = [(7000, 1), (7001, 2)]
+                .into_iter()
+                .map(|(i, out)| record(&mut strings, i, &format!("msg_{i}"), out))
+                .collect();
+            if let Some(i) = again {
+                added.push(record(&mut strings, i, &format!("msg_{i}"), 900));
+            }
+            let mut dedup = Dedup::new();
+            dedup.extend(old.iter().cloned().chain(added.iter().cloned()));
+            let expected = sorted_kept(dedup);
 
-        let body = cache.body().unwrap();
-        let (merged, merged_events) = merge(&body, events, added, &strings).unwrap();
-        assert_eq!(merged.from, 4000);
-        assert_eq!(
-            merged_events,
-            expected.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
-        );
-        write_merged(&merged_path, key(2), &merged).unwrap();
-        write(&whole_path, key(2), &expected, &strings).unwrap();
-        assert_eq!(
-            std::fs::read(&merged_path).unwrap(),
-            std::fs::read(&whole_path).unwrap()
-        );
-        let reread = read(&merged_path).unwrap();
-        assert_eq!(reread.key, key(2));
-        assert_eq!(reread.events(&strings).unwrap(), merged_events);
+            let (merged, merged_events) = merge(&cache, kept, added, &strings).unwrap();
+            assert_eq!(merged.from, first);
+            assert_eq!(
+                merged_events,
+                expected.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
+            );
+            write_merged(&merged_path, key(2), &merged).unwrap();
+            write(&whole_path, key(2), &expected, &strings).unwrap();
+            assert_eq!(
+                std::fs::read(&merged_path).unwrap(),
+                std::fs::read(&whole_path).unwrap()
+            );
+            let reread = read(&merged_path).unwrap();
+            assert_eq!(reread.key, key(2));
+            assert_eq!(reread.kept(&strings).unwrap().events, merged_events);
+            assert!(reread.body().is_some());
+        }
+    }
+
+    /// A cache of a whole number of pieces (or none) merges too: the checksum goes on from
+    /// its state at the end.
+    #[test]
+    fn a_merge_after_a_last_full_piece() {
+        for count in [0, PIECE_RECORDS as i64] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("kept");
+            let mut strings = Strings::default();
+            let old: Vec<Record> = (0..count)
+                .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
+                .collect();
+            write(&path, key(1), &old, &strings).unwrap();
+            let cache = read(&path).unwrap();
+            let kept = cache.kept(&strings).unwrap();
+            let added = vec![record(&mut strings, 9000, "msg_new", 1)];
+            let (merged, events) = merge(&cache, kept, added, &strings).unwrap();
+            assert_eq!(merged.from, count as usize);
+            write_merged(&path, key(2), &merged).unwrap();
+            assert_eq!(read(&path).unwrap().kept(&strings).unwrap().events, events);
+            assert_eq!(events.len(), count as usize + 1);
+        }
     }
 
     /// A body that does not match its checksum gives no events, wherever the change is.
@@ -512,14 +588,14 @@ mod tests {
             .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
             .collect();
         write(&path, key(1), &records, &strings).unwrap();
-        assert!(read(&path).unwrap().events(&strings).is_some());
+        assert!(read(&path).unwrap().kept(&strings).is_some());
         let bytes = std::fs::read(&path).unwrap();
         // A token count (never a string id) in the first piece, in the second, in the last record.
         for at in [HEADER + 60, HEADER + PIECE + 60, bytes.len() - 3] {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x10;
             std::fs::write(&path, &damaged).unwrap();
-            assert!(read(&path).unwrap().events(&strings).is_none(), "byte {at}");
+            assert!(read(&path).unwrap().kept(&strings).is_none(), "byte {at}");
         }
     }
 

@@ -96,7 +96,10 @@ pub(crate) fn run(
         });
         let loaded = load(&loc);
         tracing::debug!(
-            kept = loaded.kept.as_ref().map_or(0, |(_, events)| events.len()),
+            kept = loaded
+                .kept
+                .as_ref()
+                .map_or(0, |(_, kept)| kept.events.len()),
             "usage ledger loaded"
         );
         let listed = walker
@@ -311,7 +314,7 @@ pub(crate) fn run(
     let mut events: Option<Vec<UsageEvent>> = None;
     if fast {
         if added.is_empty() {
-            events = kept.take().map(|(_, events)| events);
+            events = kept.take().map(|(_, kept)| kept.events);
             if events.is_some()
                 && let Some(key) = saved.filter(|&key| key != loaded_key)
                 && let Err(e) = cache::rekey(&loc.kept, key)
@@ -319,10 +322,10 @@ pub(crate) fn run(
                 tracing::debug!(error = %e, "cannot update the kept-records cache");
                 cache::remove(&loc.kept);
             }
-        } else if let Some((merged, merged_events)) = kept.take().and_then(|(cached, events)| {
-            let body = cached.body()?;
-            cache::merge(&body, events, added, &state.strings)
-        }) {
+        } else if let Some((merged, merged_events)) = kept
+            .take()
+            .and_then(|(cached, kept)| cache::merge(&cached, kept, added, &state.strings))
+        {
             events = Some(merged_events);
             if let Some(key) = saved
                 && let Err(e) = cache::write_merged(&loc.kept, key, &merged)
@@ -391,8 +394,8 @@ struct LoadedWithCache {
     loaded_key: Key,
     /// The cache belongs to the loaded ledger, which can be appended to.
     cache_matches: bool,
-    /// The cache, with its events, read when it matches (and its checksum is right).
-    kept: Option<(cache::Cache, Vec<UsageEvent>)>,
+    /// The cache, with its records, read when it matches (and its checksum is right).
+    kept: Option<(cache::Cache, cache::Kept)>,
 }
 
 fn load(loc: &Location) -> LoadedWithCache {
@@ -410,8 +413,8 @@ fn load(loc: &Location) -> LoadedWithCache {
     let cache_matches = matches!(loaded.sink, Sink::Append { .. })
         && cached.as_ref().is_some_and(|c| c.key == loaded_key);
     let kept = cached.filter(|_| cache_matches).and_then(|cached| {
-        let events = cached.events(&state.strings)?;
-        Some((cached, events))
+        let kept = cached.kept(&state.strings)?;
+        Some((cached, kept))
     });
     LoadedWithCache {
         loaded,
