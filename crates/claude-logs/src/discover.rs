@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::fs::{self, FileType, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The transcripts found under a set of roots.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,9 +54,136 @@ pub fn discover(roots: &[PathBuf]) -> Discovery {
 /// in the order of `Discovery::files`: a caller that compares files with what it saw before
 /// need not `stat` them again.
 pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<Metadata>) {
+    let (discovery, metadata, _) = discover_with_listings(roots, &Listings::default());
+    (discovery, metadata)
+}
+
+/// What a walk saw in each directory it entered, so that a later walk need not list the
+/// directories that did not change since.
+///
+/// A directory's change time (`ctime`; the modification time where there is none) changes
+/// whenever an entry is added, removed or renamed in it, and when its permissions change (not
+/// when a file in it grows), so a directory with the same identity and change time as when it
+/// was listed has the same entries. One exception is guarded against: a change within the
+/// file system's timestamp granularity of the listing keeps the time. A listing is therefore
+/// reused only when the directory's change time is [`SETTLED`] older than the start of the
+/// walk that listed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listings {
+    /// When the walk that made these listings began: seconds and nanoseconds since the Unix
+    /// epoch.
+    pub started: (i64, u32),
+    /// The directories, sorted by path.
+    pub dirs: Vec<Listing>,
+}
+
+/// How much older than the walk that listed it a directory's change time must be for
+/// the listing to be reused: more than the timestamp granularity of common file systems
+/// (nanoseconds to 2 s), with room for a file system clock a little behind this machine's.
+pub const SETTLED: Duration = Duration::from_secs(5);
+
+/// What a walk saw in one directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The directory, as the walk reached it.
+    pub path: PathBuf,
+    /// Its device and inode numbers (zero where the platform has none).
+    pub identity: (u64, u64),
+    /// Its change time (see [`Listings`]): seconds and nanoseconds since the Unix epoch.
+    pub changed: (i64, u32),
+    /// The entries a walk looks at (directories, symbolic links, `*.jsonl` regular files),
+    /// by name, in name order.
+    pub entries: Vec<(OsString, EntryKind)>,
+}
+
+/// The kind of a listed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file named `*.jsonl`.
+    File,
+    /// A symbolic link (to be followed).
+    Symlink,
+}
+
+impl Listings {
+    /// Whether these listings (of a walk that was given `previous`) tell a later walk more
+    /// than `previous` does: a directory changed, or one was listed again because its change
+    /// was too recent to trust, which a listing made now may no longer be.
+    pub fn worth_keeping(&self, previous: &Listings) -> bool {
+        self.dirs != previous.dirs
+            || previous
+                .dirs
+                .iter()
+                .any(|l| l.changed.0.saturating_add(SETTLED.as_secs() as i64) >= previous.started.0)
+    }
+
+    /// The listing of `dir` when it can stand for listing it again: same identity, same
+    /// change time, and that time settled when it was listed.
+    fn reusable(&self, dir: &Path, metadata: &Metadata) -> Option<&Listing> {
+        let i = self
+            .dirs
+            .binary_search_by(|l| l.path.as_path().cmp(dir))
+            .ok()?;
+        let listing = &self.dirs[i];
+        let identity = identity(metadata)?;
+        let changed = changed(metadata)?;
+        let settled = changed.0.saturating_add(SETTLED.as_secs() as i64) < self.started.0;
+        (listing.identity == identity && listing.changed == changed && settled).then_some(listing)
+    }
+}
+
+#[cfg(unix)]
+fn identity(metadata: &Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_metadata: &Metadata) -> Option<(u64, u64)> {
+    // Without an identity, a directory replaced by another with the same time would pass.
+    None
+}
+
+#[cfg(unix)]
+fn changed(metadata: &Metadata) -> Option<(i64, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((metadata.ctime(), u32::try_from(metadata.ctime_nsec()).ok()?))
+}
+
+#[cfg(not(unix))]
+fn changed(metadata: &Metadata) -> Option<(i64, u32)> {
+    let since = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    Some((i64::try_from(since.as_secs()).ok()?, since.subsec_nanos()))
+}
+
+/// [`discover_with_metadata`], listing again only the directories that changed since
+/// `previous` (see [`Listings`]); also returns this walk's listings.
+pub fn discover_with_listings(
+    roots: &[PathBuf],
+    previous: &Listings,
+) -> (Discovery, Vec<Metadata>, Listings) {
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or((0, 0), |d| {
+            (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            )
+        });
+    let mut listings = Listings {
+        started,
+        dirs: Vec::new(),
+    };
+    let mut walker = Walker {
+        visited: HashSet::new(),
+        found: Vec::new(),
+        unreadable_dirs: 0,
+        previous,
+        listings: &mut listings.dirs,
+    };
     let mut discovery = Discovery::default();
-    let mut visited: HashSet<NodeId> = HashSet::new();
-    let mut found: Vec<Found> = Vec::new();
     let mut seen_roots: HashSet<&Path> = HashSet::new();
     for root in roots {
         if !seen_roots.insert(root.as_path()) {
@@ -65,23 +193,25 @@ pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<Metadata>) {
         match fs::metadata(&projects) {
             Ok(metadata) if metadata.is_dir() => {
                 discovery.existing_roots.push(root.clone());
-                walk(
-                    projects,
-                    &metadata,
-                    &mut visited,
-                    &mut found,
-                    &mut discovery.unreadable_dirs,
-                );
+                walker.walk(projects, &metadata);
             }
             Ok(_) => discovery.missing_roots.push(root.clone()),
             Err(e) if is_missing(&e) => discovery.missing_roots.push(root.clone()),
             Err(e) => {
                 tracing::warn!(path = %projects.display(), error = %e, "cannot open transcript directory");
                 discovery.existing_roots.push(root.clone());
-                discovery.unreadable_dirs += 1;
+                walker.unreadable_dirs += 1;
             }
         }
     }
+    let Walker {
+        mut found,
+        unreadable_dirs,
+        ..
+    } = walker;
+    discovery.unreadable_dirs += unreadable_dirs;
+    listings.dirs.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    listings.dirs.dedup_by(|a, b| a.path == b.path);
     // Each root's walk lists its files in path order already; only several roots can interleave.
     if !found.is_sorted_by(|a, b| a.0 <= b.0) {
         found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -98,7 +228,7 @@ pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<Metadata>) {
             metadata.push(meta);
         }
     }
-    (discovery, metadata)
+    (discovery, metadata, listings)
 }
 
 /// A file found: its path, identity and metadata.
@@ -111,76 +241,115 @@ fn is_missing(e: &io::Error) -> bool {
     )
 }
 
-/// Walks `top` depth first, each directory's entries in name order, so that files come out
-/// sorted by path (component by component) without sorting the whole list.
-fn walk(
-    top: PathBuf,
-    top_metadata: &Metadata,
-    visited: &mut HashSet<NodeId>,
-    found: &mut Vec<Found>,
-    unreadable_dirs: &mut usize,
-) {
-    if !enter(&top, top_metadata, visited) {
-        return;
-    }
-    // Directories being walked, each with its entries still to visit (in reverse name order,
-    // so that `pop` gives the next one).
-    let mut stack: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
-    if let Some(entries) = list(&top, unreadable_dirs) {
-        stack.push((top, entries));
-    }
-    while let Some((dir, entries)) = stack.last_mut() {
-        let Some(Entry {
-            name,
-            file_type,
-            entry,
-        }) = entries.pop()
-        else {
-            stack.pop();
-            continue;
-        };
-        let path = dir.join(&name);
-        let is_jsonl = Path::new(&name).extension().is_some_and(|e| e == "jsonl");
-        // Only directories, transcripts and symlinks (which may point at either) need a
-        // `stat`; a real entry is looked up relative to its open directory, not by path.
-        let metadata = if file_type.is_symlink() {
-            // Follows the link; a dangling one is skipped.
-            fs::metadata(&path)
-        } else if file_type.is_dir() || (file_type.is_file() && is_jsonl) {
-            entry.metadata()
-        } else {
-            continue;
-        };
-        let metadata = match metadata {
-            Ok(metadata) => metadata,
-            Err(e) => {
-                // A vanished entry.
-                tracing::debug!(path = %path.display(), error = %e, "skipping an entry");
+/// The state of one walk over the roots.
+struct Walker<'a> {
+    visited: HashSet<NodeId>,
+    found: Vec<Found>,
+    unreadable_dirs: usize,
+    /// The listings of an earlier walk, reused for directories that did not change.
+    previous: &'a Listings,
+    /// This walk's listings.
+    listings: &'a mut Vec<Listing>,
+}
+
+impl Walker<'_> {
+    /// Walks `top` depth first, each directory's entries in name order, so that files come
+    /// out sorted by path (component by component) without sorting the whole list.
+    fn walk(&mut self, top: PathBuf, top_metadata: &Metadata) {
+        if !enter(&top, top_metadata, &mut self.visited) {
+            return;
+        }
+        // Directories being walked, each with its entries still to visit (in reverse name
+        // order, so that `pop` gives the next one).
+        let mut stack: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
+        if let Some(entries) = self.entries(&top, top_metadata) {
+            stack.push((top, entries));
+        }
+        while let Some((dir, entries)) = stack.last_mut() {
+            let Some(Entry { name, kind, entry }) = entries.pop() else {
+                stack.pop();
                 continue;
+            };
+            let path = dir.join(&name);
+            // Only directories, transcripts and symlinks (which may point at either) are
+            // listed, and each needs a `stat`; an entry just listed is looked up relative to
+            // its open directory, not by path.
+            let metadata = match (kind, entry) {
+                // Follows the link; a dangling one is skipped.
+                (EntryKind::Symlink, _) => fs::metadata(&path),
+                (_, Some(entry)) => entry.metadata(),
+                (_, None) => fs::symlink_metadata(&path),
+            };
+            let metadata = match metadata {
+                Ok(metadata) => metadata,
+                Err(e) => {
+                    // A vanished entry.
+                    tracing::debug!(path = %path.display(), error = %e, "skipping an entry");
+                    continue;
+                }
+            };
+            if metadata.is_dir() {
+                if enter(&path, &metadata, &mut self.visited)
+                    && let Some(entries) = self.entries(&path, &metadata)
+                {
+                    stack.push((path, entries));
+                }
+            } else if metadata.is_file() && is_jsonl(&name) {
+                let id = node_id(&path, &metadata);
+                self.found.push((path, id, metadata));
             }
-        };
-        if metadata.is_dir() {
-            if enter(&path, &metadata, visited)
-                && let Some(entries) = list(&path, unreadable_dirs)
-            {
-                stack.push((path, entries));
-            }
-        } else if metadata.is_file() && is_jsonl {
-            let id = node_id(&path, &metadata);
-            found.push((path, id, metadata));
         }
     }
+
+    /// The entries of `dir`, in reverse name order: from the earlier walk's listing when
+    /// the directory did not change, else listed now. Either way recorded in this walk's
+    /// listings.
+    fn entries(&mut self, dir: &Path, metadata: &Metadata) -> Option<Vec<Entry>> {
+        if let Some(listing) = self.previous.reusable(dir, metadata) {
+            self.listings.push(listing.clone());
+            return Some(
+                listing
+                    .entries
+                    .iter()
+                    .rev()
+                    .map(|(name, kind)| Entry {
+                        name: name.clone(),
+                        kind: *kind,
+                        entry: None,
+                    })
+                    .collect(),
+            );
+        }
+        let entries = list(dir, &mut self.unreadable_dirs)?;
+        if let (Some(identity), Some(changed)) = (identity(metadata), changed(metadata)) {
+            self.listings.push(Listing {
+                path: dir.to_path_buf(),
+                identity,
+                changed,
+                entries: entries
+                    .iter()
+                    .rev()
+                    .map(|e| (e.name.clone(), e.kind))
+                    .collect(),
+            });
+        }
+        Some(entries)
+    }
 }
 
-/// A directory entry with its name and type, as listed.
+fn is_jsonl(name: &OsString) -> bool {
+    Path::new(name).extension().is_some_and(|e| e == "jsonl")
+}
+
+/// A directory entry a walk looks at: its name and kind, and when just listed the entry (for
+/// a `stat` relative to its directory).
 struct Entry {
     name: OsString,
-    file_type: FileType,
-    /// Kept for its `metadata`, which looks the name up in the open directory.
-    entry: fs::DirEntry,
+    kind: EntryKind,
+    entry: Option<fs::DirEntry>,
 }
 
-/// The entries of `dir` with their types, in reverse name order; `None` (counted and logged)
+/// The entries of `dir` a walk looks at, in reverse name order; `None` (counted and logged)
 /// when it cannot be listed. An entry that fails mid-listing ends the listing the same way.
 fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
     let warn = |e: &io::Error| {
@@ -205,16 +374,28 @@ fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
             }
         };
         // The type comes with the listing on most file systems (no `stat`).
-        match entry.file_type() {
-            Ok(file_type) => list.push(Entry {
-                name: entry.file_name(),
-                file_type,
-                entry,
-            }),
+        let file_type: FileType = match entry.file_type() {
+            Ok(file_type) => file_type,
             Err(e) => {
                 tracing::debug!(path = %entry.path().display(), error = %e, "skipping an entry");
+                continue;
             }
-        }
+        };
+        let name = entry.file_name();
+        let kind = if file_type.is_symlink() {
+            EntryKind::Symlink
+        } else if file_type.is_dir() {
+            EntryKind::Dir
+        } else if file_type.is_file() && is_jsonl(&name) {
+            EntryKind::File
+        } else {
+            continue;
+        };
+        list.push(Entry {
+            name,
+            kind,
+            entry: Some(entry),
+        });
     }
     list.sort_unstable_by(|a, b| b.name.cmp(&a.name));
     Some(list)
@@ -246,5 +427,93 @@ mod tests {
         assert_eq!(discovery, discover(&roots));
         let lens: Vec<u64> = metadata.iter().map(Metadata::len).collect();
         assert_eq!(lens, [1, 3, 4]);
+    }
+
+    fn names(discovery: &Discovery, root: &Path) -> Vec<String> {
+        discovery
+            .files
+            .iter()
+            .map(|f| f.strip_prefix(root).unwrap().display().to_string())
+            .collect()
+    }
+
+    /// A later walk reuses the listing of a directory that did not change (shown by a
+    /// listing doctored to leave a file out), lists again one that changed, and does not
+    /// trust a listing made within `SETTLED` of the directory's last change.
+    #[cfg(unix)]
+    #[test]
+    fn unchanged_directories_are_not_listed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let projects = root.join("projects");
+        for file in [
+            "p/a.jsonl",
+            "p/b.jsonl",
+            "q/s/subagents/agent-1.jsonl",
+            "r/c.jsonl",
+        ] {
+            let path = projects.join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, b"x").unwrap();
+        }
+        let roots = [root.clone()];
+        let (first, _, listings) = discover_with_listings(&roots, &Listings::default());
+        assert_eq!(
+            names(&first, &projects),
+            [
+                "p/a.jsonl",
+                "p/b.jsonl",
+                "q/s/subagents/agent-1.jsonl",
+                "r/c.jsonl"
+            ]
+        );
+        let listed: Vec<&Path> = listings.dirs.iter().map(|l| l.path.as_path()).collect();
+        let expected: Vec<PathBuf> = ["", "p", "q", "q/s", "q/s/subagents", "r"]
+            .iter()
+            .map(|d| {
+                if d.is_empty() {
+                    projects.clone()
+                } else {
+                    projects.join(d)
+                }
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            expected.iter().map(PathBuf::as_path).collect::<Vec<_>>()
+        );
+
+        // The listings of `p` and `q/s/subagents` leave a file out; `r` gets a new file.
+        let mut doctored = listings.clone();
+        for listing in &mut doctored.dirs {
+            if listing.path.ends_with("p") || listing.path.ends_with("subagents") {
+                listing.entries.remove(0);
+            }
+        }
+        fs::write(projects.join("r/d.jsonl"), b"y").unwrap();
+
+        // Made just now: not settled, so every directory is listed again.
+        let (again, _, _) = discover_with_listings(&roots, &doctored);
+        assert_eq!(names(&again, &projects), {
+            let mut all = names(&first, &projects);
+            all.push("r/d.jsonl".to_owned());
+            all
+        });
+
+        // As if made long after the directories' last change: the doctored listings of the
+        // unchanged directories stand; `r` changed, so it is listed again.
+        doctored.started.0 += 3600;
+        let (later, metadata, relisted) = discover_with_listings(&roots, &doctored);
+        assert_eq!(
+            names(&later, &projects),
+            ["p/b.jsonl", "r/c.jsonl", "r/d.jsonl"]
+        );
+        assert_eq!(metadata.len(), 3);
+        let r = relisted
+            .dirs
+            .iter()
+            .find(|l| l.path.ends_with("r"))
+            .unwrap();
+        assert_eq!(r.entries.len(), 2);
     }
 }

@@ -87,7 +87,10 @@ mod roots;
 mod scan;
 
 pub use dedup::{Dedup, Record, ResponseKey, compare_events};
-pub use discover::{Discovery, discover, discover_with_metadata};
+pub use discover::{
+    Discovery, EntryKind, Listing, Listings, SETTLED, discover, discover_with_listings,
+    discover_with_metadata,
+};
 pub use event::{Speed, TokenCounts, UsageEvent};
 pub use hash::fnv1a_128;
 pub use intern::Interner;

@@ -532,24 +532,24 @@ fn get_stats(b: &[u8], at: usize) -> FileStats {
 }
 
 #[cfg(unix)]
-fn path_bytes(path: &std::path::Path) -> &[u8] {
+pub(crate) fn path_bytes(path: &std::path::Path) -> &[u8] {
     use std::os::unix::ffi::OsStrExt;
     path.as_os_str().as_bytes()
 }
 
 #[cfg(not(unix))]
-fn path_bytes(path: &std::path::Path) -> &[u8] {
+pub(crate) fn path_bytes(path: &std::path::Path) -> &[u8] {
     path.to_str().map_or(&[], str::as_bytes)
 }
 
 #[cfg(unix)]
-fn path_from(bytes: &[u8]) -> Option<PathBuf> {
+pub(crate) fn path_from(bytes: &[u8]) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
 }
 
 #[cfg(not(unix))]
-fn path_from(bytes: &[u8]) -> Option<PathBuf> {
+pub(crate) fn path_from(bytes: &[u8]) -> Option<PathBuf> {
     std::str::from_utf8(bytes).ok().map(PathBuf::from)
 }
 

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
-    Dedup, FileReader, FileStats, Interner, Record, ScanOptions, ScanStats, UsageEvent,
-    discover_with_metadata, fnv1a_128,
+    Dedup, FileReader, FileStats, Interner, Listings, Record, ScanOptions, ScanStats, UsageEvent,
+    discover_with_listings, fnv1a_128,
 };
 
 use crate::cache::{self, Key};
+use crate::dirs;
 use crate::format::{FINGERPRINT_BYTES, FileState, Identity, Op, State, Writer, snapshot};
 use crate::store::{self, Location, Sink};
 use crate::{IncrementalScan, LedgerError, LedgerOptions, LedgerStats};
@@ -88,25 +89,34 @@ pub(crate) fn run(
     let _lock = store::lock(&loc.lock, ledger_options.lock_timeout)?;
     // Listing the transcripts and loading the ledger (with the kept records, on the bet that
     // they will serve) do not depend on each other: they run on two threads.
-    let ((discovery, metadata), loaded) = std::thread::scope(|scope| {
-        let walker = scope.spawn(|| {
-            let listed = discover_with_metadata(roots);
-            tracing::debug!(files = listed.0.files.len(), "transcripts listed");
-            listed
+    // The last walk's directory listings serve only beside the ledger they came with:
+    // removing the ledger (or the state directory) makes the next run list every directory.
+    let ledger_exists = loc.ledger.exists();
+    let ((discovery, metadata, listings, previous_listings), loaded) =
+        std::thread::scope(|scope| {
+            let walker = scope.spawn(|| {
+                let previous = if ledger_exists {
+                    dirs::read(&loc.dirs)
+                } else {
+                    Listings::default()
+                };
+                let (discovery, metadata, listings) = discover_with_listings(roots, &previous);
+                tracing::debug!(files = discovery.files.len(), "transcripts listed");
+                (discovery, metadata, listings, previous)
+            });
+            let loaded = load(&loc);
+            tracing::debug!(
+                kept = loaded
+                    .kept
+                    .as_ref()
+                    .map_or(0, |(_, kept)| kept.events.len()),
+                "usage ledger loaded"
+            );
+            let listed = walker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (listed, loaded)
         });
-        let loaded = load(&loc);
-        tracing::debug!(
-            kept = loaded
-                .kept
-                .as_ref()
-                .map_or(0, |(_, kept)| kept.events.len()),
-            "usage ledger loaded"
-        );
-        let listed = walker
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (listed, loaded)
-    });
     let LoadedWithCache {
         loaded:
             store::Loaded {
@@ -336,6 +346,11 @@ pub(crate) fn run(
         }
     }
     tracing::debug!(fast, from_cache = events.is_some(), "kept records");
+    if listings.worth_keeping(&previous_listings)
+        && let Err(e) = dirs::write(&loc.dirs, &listings)
+    {
+        tracing::debug!(error = %e, "cannot write the directory listings");
+    }
     let events = match events {
         Some(events) => events,
         None => {

@@ -86,6 +86,7 @@
 
 mod cache;
 mod crc;
+mod dirs;
 mod format;
 mod incremental;
 mod readings;

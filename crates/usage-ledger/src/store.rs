@@ -19,6 +19,8 @@ pub(crate) struct Location {
     pub(crate) aside: PathBuf,
     /// The cache of the kept records.
     pub(crate) kept: PathBuf,
+    /// The directory listings of the last walk.
+    pub(crate) dirs: PathBuf,
     /// The normalized roots, as written in the header.
     pub(crate) roots: Vec<u8>,
 }
@@ -34,6 +36,7 @@ impl Location {
             temp: name("tmp"),
             aside: name("bad"),
             kept: name("kept"),
+            dirs: name("dirs"),
             roots,
         }
     }
