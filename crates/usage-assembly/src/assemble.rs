@@ -231,7 +231,7 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
 
     let mut five_hour = Counts::default();
     let mut resets_at = None;
-    if let Some(block) = last_block(priced.iter().map(|p| p.event.timestamp))
+    if let Some(block) = last_block(priced.len(), |i| priced[i].event.timestamp)
         && block.is_active(now)
     {
         for p in &priced[block.first..] {
@@ -318,6 +318,20 @@ pub(crate) struct Priced<'a> {
     pub(crate) event: &'a UsageEvent,
     pub(crate) cost: Option<f64>,
     pub(crate) family: Family,
+}
+
+/// The time-sorted `priced` events from `start` on (after `start` when not `inclusive`),
+/// found by a binary search: what a window of the last days needs out of the whole history.
+pub(crate) fn since<'p, 'a>(
+    priced: &'p [Priced<'a>],
+    start: DateTime<Utc>,
+    inclusive: bool,
+) -> &'p [Priced<'a>] {
+    let first = priced.partition_point(|p| {
+        let t = p.event.timestamp;
+        if inclusive { t < start } else { t <= start }
+    });
+    &priced[first..]
 }
 
 /// Small indexes for a few distinct strings, in order of first sight.

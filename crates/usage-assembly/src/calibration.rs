@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use claude_logs::UsageEvent;
 
-use crate::assemble::Priced;
+use crate::assemble::{Priced, since};
 use crate::counts::Counts;
 use crate::model::Family;
 use crate::reading::ServerReading;
@@ -421,7 +421,8 @@ pub fn calibration_points(
 }
 
 /// Calibrates the estimated windows: anchors each to the server's span when a reset is known,
-/// and measures it against the fitted cap when the window has readings.
+/// and measures it against the fitted cap when the window has readings. `priced` is sorted by
+/// time.
 pub(crate) fn apply(
     windows: &mut [Window],
     points: &[CalibrationPoint],
@@ -437,7 +438,7 @@ pub(crate) fn apply(
         let (usage, counts) = match anchored {
             Some((start, reset)) => {
                 window.resets_at = Some(reset);
-                local_usage(priced, window.id, start, true, now)
+                local_usage(since(priced, start, true), window.id, start, true, now)
             }
             None => {
                 // The window's own span as the estimate computed it.
@@ -445,7 +446,9 @@ pub(crate) fn apply(
                     Some(reset) => reset - window.id.length(),
                     None => now - window.id.length(),
                 };
-                local_usage(priced, window.id, start, window.resets_at.is_some(), now)
+                let inclusive = window.resets_at.is_some();
+                let priced = since(priced, start, inclusive);
+                local_usage(priced, window.id, start, inclusive, now)
             }
         };
         if anchored.is_some() {

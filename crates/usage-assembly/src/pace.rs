@@ -26,7 +26,7 @@
 //!   window, it counts when reached within one window length of `now` (use that drops out of
 //!   the window in the meantime is ignored, so this errs early), and `before_reset` is false.
 
-use crate::assemble::Priced;
+use crate::assemble::{Priced, since};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::window::{Window, WindowId};
@@ -223,7 +223,7 @@ pub(crate) fn with_outlook(
             let family = window.id.family();
             let mut window_cost = 0.0;
             let mut recent_cost = 0.0;
-            for p in events {
+            for p in since(events, start, inclusive) {
                 let (event, cost) = (p.event, p.cost);
                 let t = event.timestamp;
                 let in_window = if inclusive { t >= start } else { t > start };

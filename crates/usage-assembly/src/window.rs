@@ -189,15 +189,22 @@ impl LastBlock {
     }
 }
 
-/// Splits time-sorted timestamps into five-hour blocks and returns the last one.
+/// Splits time-sorted timestamps (`count` of them, the `i`-th is `at(i)`) into five-hour
+/// blocks and returns the last one.
 ///
 /// A block starts at its first entry floored to the UTC hour; a new block starts with an entry
 /// more than five hours after the block's start or more than five hours after the previous
 /// entry. Only the last block can be active: any earlier block was followed by an entry more
 /// than five hours after its start or its last entry.
-pub(crate) fn last_block(sorted: impl IntoIterator<Item = DateTime<Utc>>) -> Option<LastBlock> {
+pub(crate) fn last_block(count: usize, at: impl Fn(usize) -> DateTime<Utc>) -> Option<LastBlock> {
+    // An entry more than a block length after the one before it starts a block whatever came
+    // before: the rule runs from the last such entry, not from the first entry of all.
+    let from = (1..count)
+        .rev()
+        .find(|&i| at(i) - at(i - 1) > block_length())
+        .unwrap_or(0);
     let mut block: Option<LastBlock> = None;
-    for (index, t) in sorted.into_iter().enumerate() {
+    for (index, t) in (from..count).map(|i| (i, at(i))) {
         block = Some(match block {
             Some(b) if t - b.start <= block_length() && t - b.last_entry <= block_length() => {
                 LastBlock { last_entry: t, ..b }
@@ -224,16 +231,72 @@ mod tests {
     /// active at `now`.
     #[track_caller]
     fn check(entries: &[&str], now: &str, expected: Option<(&str, usize, bool)>) {
-        let block = last_block(entries.iter().map(|e| at(e)));
+        let block = last_block(entries.len(), |i| at(entries[i]));
         let got = block.map(|b| (b.start, b.first, b.is_active(at(now))));
         let expected = expected.map(|(start, first, active)| (at(start), first, active));
         assert_eq!(got, expected, "{entries:?} at {now}");
+    }
+
+    /// The block rule run over every entry from the first, as written: the reference for
+    /// `last_block`, which starts from the last long gap.
+    fn last_block_from_the_first(sorted: &[DateTime<Utc>]) -> Option<LastBlock> {
+        let mut block: Option<LastBlock> = None;
+        for (index, &t) in sorted.iter().enumerate() {
+            block = Some(match block {
+                Some(b) if t - b.start <= block_length() && t - b.last_entry <= block_length() => {
+                    LastBlock { last_entry: t, ..b }
+                }
+                _ => LastBlock {
+                    start: floor_to_hour(t),
+                    first: index,
+                    last_entry: t,
+                },
+            });
+        }
+        block
+    }
+
+    proptest::proptest! {
+        /// Gaps from seconds to a day, ties included: the same last block either way.
+        #[test]
+        fn starting_at_the_last_long_gap_changes_nothing(
+            gaps in proptest::collection::vec(
+                proptest::prop_oneof![
+                    0i64..600,
+                    0i64..4 * 3600,
+                    4 * 3600i64..6 * 3600,
+                    proptest::strategy::Just(5 * 3600),
+                    0i64..86_400
+                ],
+                0..60,
+            )
+        ) {
+            let mut t = at("2026-03-10T00:00:00Z");
+            let sorted: Vec<DateTime<Utc>> = gaps
+                .iter()
+                .map(|&gap| {
+                    t += TimeDelta::seconds(gap);
+                    t
+                })
+                .collect();
+            proptest::prop_assert_eq!(
+                last_block(sorted.len(), |i| sorted[i]),
+                last_block_from_the_first(&sorted)
+            );
+        }
     }
 
     #[test]
     fn block_rule() {
         // No entries, no block.
         check(&[], "2026-03-10T12:00:00Z", None);
+        // An entry exactly five hours after a block's first one (on the hour) and after the
+        // one before it stays in that block.
+        check(
+            &["2026-03-10T05:00:00Z", "2026-03-10T10:00:00Z"],
+            "2026-03-10T10:30:00Z",
+            Some(("2026-03-10T05:00:00Z", 0, false)),
+        );
         // The start is floored to the UTC hour.
         check(
             &["2026-03-10T10:42:17.123Z"],
