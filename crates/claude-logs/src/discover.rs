@@ -77,6 +77,12 @@ pub struct Listings {
     pub dirs: Vec<Listing>,
 }
 
+/// How old listings may be and still serve: a walk given older ones lists every directory
+/// again (and its listings are then worth keeping), so that a change a file system failed to
+/// show in a directory's change time (a network or FUSE mount caching attributes, a clock set
+/// back) is seen within this time.
+pub const MAX_AGE: Duration = Duration::from_secs(3600);
+
 /// How much older than the walk that listed it a directory's change time must be for
 /// the listing to be reused: more than the timestamp granularity of common file systems
 /// (nanoseconds to 2 s), with room for a file system clock a little behind this machine's.
@@ -87,7 +93,7 @@ pub const SETTLED: Duration = Duration::from_secs(5);
 pub struct Listing {
     /// The directory, as the walk reached it.
     pub path: PathBuf,
-    /// Its device and inode numbers (zero where the platform has none).
+    /// Its device and inode numbers. (Where the platform has none, no listing is kept.)
     pub identity: (u64, u64),
     /// Its change time (see [`Listings`]): seconds and nanoseconds since the Unix epoch.
     pub changed: (i64, u32),
@@ -113,10 +119,17 @@ impl Listings {
     /// was too recent to trust, which a listing made now may no longer be.
     pub fn worth_keeping(&self, previous: &Listings) -> bool {
         self.dirs != previous.dirs
+            || !previous.fresh_at(self.started)
             || previous
                 .dirs
                 .iter()
                 .any(|l| l.changed.0.saturating_add(SETTLED.as_secs() as i64) >= previous.started.0)
+    }
+
+    /// Whether these listings may serve a walk that began at `now`: made less than
+    /// [`MAX_AGE`] before it (or after it, by as much, should the clock have been set back).
+    fn fresh_at(&self, now: (i64, u32)) -> bool {
+        now.0.saturating_sub(self.started.0).unsigned_abs() < MAX_AGE.as_secs()
     }
 
     /// The listing of `dir` when it can stand for listing it again: same identity, same
@@ -175,6 +188,12 @@ pub fn discover_with_listings(
     let mut listings = Listings {
         started,
         dirs: Vec::new(),
+    };
+    let stale = Listings::default();
+    let previous = if previous.fresh_at(started) {
+        previous
+    } else {
+        &stale
     };
     let mut walker = Walker {
         visited: HashSet::new(),
@@ -320,8 +339,10 @@ impl Walker<'_> {
                     .collect(),
             );
         }
-        let entries = list(dir, &mut self.unreadable_dirs)?;
-        if let (Some(identity), Some(changed)) = (identity(metadata), changed(metadata)) {
+        let (entries, complete) = list(dir, &mut self.unreadable_dirs)?;
+        // Only a whole listing is kept: one cut short by an error is made again next time.
+        if complete && let (Some(identity), Some(changed)) = (identity(metadata), changed(metadata))
+        {
             self.listings.push(Listing {
                 path: dir.to_path_buf(),
                 identity,
@@ -349,9 +370,11 @@ struct Entry {
     entry: Option<fs::DirEntry>,
 }
 
-/// The entries of `dir` a walk looks at, in reverse name order; `None` (counted and logged)
-/// when it cannot be listed. An entry that fails mid-listing ends the listing the same way.
-fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
+/// The entries of `dir` a walk looks at, in reverse name order, and whether that is all of
+/// them; `None` (counted and logged) when it cannot be listed. An error mid-listing ends it
+/// (counted and logged too) with the entries read so far; an entry whose type cannot be had
+/// is skipped; either way the listing is not whole.
+fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<(Vec<Entry>, bool)> {
     let warn = |e: &io::Error| {
         tracing::warn!(path = %dir.display(), error = %e, "cannot list transcript directory");
     };
@@ -364,12 +387,14 @@ fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
         }
     };
     let mut list = Vec::new();
+    let mut complete = true;
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
                 warn(&e);
                 *unreadable_dirs += 1;
+                complete = false;
                 break;
             }
         };
@@ -378,6 +403,7 @@ fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
             Ok(file_type) => file_type,
             Err(e) => {
                 tracing::debug!(path = %entry.path().display(), error = %e, "skipping an entry");
+                complete = false;
                 continue;
             }
         };
@@ -398,7 +424,7 @@ fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<Vec<Entry>> {
         });
     }
     list.sort_unstable_by(|a, b| b.name.cmp(&a.name));
-    Some(list)
+    Some((list, complete))
 }
 
 /// Marks a directory as visited; false when it was already.
@@ -500,9 +526,9 @@ mod tests {
             all
         });
 
-        // As if made long after the directories' last change: the doctored listings of the
+        // As if made well after the directories' last change: the doctored listings of the
         // unchanged directories stand; `r` changed, so it is listed again.
-        doctored.started.0 += 3600;
+        doctored.started.0 += 1800;
         let (later, metadata, relisted) = discover_with_listings(&roots, &doctored);
         assert_eq!(
             names(&later, &projects),
@@ -515,5 +541,19 @@ mod tests {
             .find(|l| l.path.ends_with("r"))
             .unwrap();
         assert_eq!(r.entries.len(), 2);
+        assert!(relisted.worth_keeping(&doctored));
+
+        // Listings older than MAX_AGE (or that far ahead) do not serve: everything is
+        // listed again, and the new listings are worth keeping.
+        for shift in [
+            -(MAX_AGE.as_secs() as i64) - 10,
+            MAX_AGE.as_secs() as i64 + 10,
+        ] {
+            let mut old = doctored.clone();
+            old.started.0 += shift;
+            let (all, _, fresh) = discover_with_listings(&roots, &old);
+            assert_eq!(all.files.len(), 5, "shifted by {shift}");
+            assert!(fresh.worth_keeping(&old));
+        }
     }
 }

@@ -88,7 +88,7 @@ mod scan;
 
 pub use dedup::{Dedup, Record, ResponseKey, compare_events};
 pub use discover::{
-    Discovery, EntryKind, Listing, Listings, SETTLED, discover, discover_with_listings,
+    Discovery, EntryKind, Listing, Listings, MAX_AGE, SETTLED, discover, discover_with_listings,
     discover_with_metadata,
 };
 pub use event::{Speed, TokenCounts, UsageEvent};

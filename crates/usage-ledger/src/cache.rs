@@ -146,7 +146,8 @@ const PIECE: usize = EVENT_BYTES * PIECE_RECORDS;
 #[derive(Debug)]
 pub(crate) struct Kept {
     pub(crate) events: Vec<UsageEvent>,
-    /// Each record's `message.id` hash folded to 64 bits (0 without one).
+    /// Each record's `message.id` hash folded to 64 bits (0 without one; a real id may fold
+    /// to 0 too, so 0 is not taken to mean "no id").
     ids: Vec<u64>,
     /// The checksum's state at the start of each piece, and at the end.
     marks: Vec<Checksum>,
@@ -254,7 +255,9 @@ pub(crate) fn merge(
     let mut dedup = Dedup::new();
     let mut slot = [0u8; EVENT_BYTES];
     for (i, id) in folded.iter().enumerate() {
-        if *id != 0 && ids_folded.contains(id) {
+        // A record without a key folds to 0 like any other: a match is only a candidate,
+        // checked on the record itself, so no id is special.
+        if ids_folded.contains(id) {
             cache.read_at(i, &mut slot).ok()?;
             if message_id(&slot).is_some_and(|id| ids.contains(&id)) {
                 dedup.insert(decode_event(&slot, strings)?);

@@ -236,7 +236,7 @@ mod tests {
         let mut listings = read(&loc.dirs);
         assert_eq!(listings.dirs.len(), 2, "projects and projects/p");
 
-        listings.started.0 += 3600;
+        listings.started.0 += 1800;
         let p = listings
             .dirs
             .iter_mut()

@@ -136,23 +136,17 @@ pub(crate) fn run(
     let mut claimed: HashSet<u32> = HashSet::new();
     let mut displaced: Vec<u32> = Vec::new();
     {
-        // Paths are compared as bytes, a sorted list searched (no hashing of paths). A root
-        // spelt another way than last time (relative, or with `//`) gives other bytes for the
-        // same files: they are then matched by identity below, as renamed files are.
-        let mut by_path: Vec<(&[u8], u32)> = state
+        // A sorted list searched (no hashing of paths).
+        let mut by_path: Vec<(&Path, u32)> = state
             .files
             .iter()
-            .filter_map(|(&id, e)| {
-                let s = e.state.as_ref()?;
-                Some((s.path.as_os_str().as_encoded_bytes(), id))
-            })
+            .filter_map(|(&id, e)| Some((e.state.as_ref()?.path.as_path(), id)))
             .collect();
-        by_path.sort_unstable();
+        by_path.sort_unstable_by(|a, b| path_order(a.0, b.0));
         let mut second: Vec<(&PathBuf, Stat)> = Vec::new();
         for (path, meta) in discovery.files.iter().zip(&metadata) {
-            let bytes = path.as_os_str().as_encoded_bytes();
             let at_path = by_path
-                .binary_search_by(|(p, _)| (*p).cmp(bytes))
+                .binary_search_by(|(p, _)| path_order(p, path))
                 .ok()
                 .map(|i| by_path[i].1);
             let stat = Stat::of(meta);
@@ -402,6 +396,23 @@ pub(crate) fn run(
     })
 }
 
+/// The order in which the plan looks paths up. On unix, bytes: quicker than comparing
+/// component by component, and a root spelt another way than last time (relative, or with
+/// `//`), which gives other bytes for the same files, only has them matched by identity, as
+/// renamed files are. Elsewhere files have no identity to fall back on, so paths compare
+/// component by component (`a/b` equals `a\b` on Windows).
+#[cfg(unix)]
+fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    a.as_os_str()
+        .as_encoded_bytes()
+        .cmp(b.as_os_str().as_encoded_bytes())
+}
+
+#[cfg(not(unix))]
+fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    a.cmp(b)
+}
+
 /// The ledger as loaded, with the kept-records cache when it belongs to it.
 struct LoadedWithCache {
     loaded: store::Loaded,
@@ -461,10 +472,9 @@ fn save(
         Sink::Append { mut file, len } if !compact => {
             store::append(&mut file, len, txn).map(|()| key(state, len + txn.len() as u64))
         }
-        sink @ (Sink::Append { .. } | Sink::Fresh) => {
+        Sink::Append { .. } | Sink::Fresh => {
             let bytes = snapshot(state, &loc.roots, one_read_each);
-            let flush = matches!(sink, Sink::Append { .. });
-            store::replace(loc, &bytes, flush).map(|()| key(state, bytes.len() as u64))
+            store::replace(loc, &bytes).map(|()| key(state, bytes.len() as u64))
         }
     };
     match result {

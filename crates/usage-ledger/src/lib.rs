@@ -22,8 +22,12 @@
 //!
 //! 1. Take the lock (`ledger-<key>.lock`, exclusive, polled up to
 //!    [`LedgerOptions::lock_timeout`]); load the ledger.
-//! 2. [`claude_logs::discover`] the transcripts and `stat` each one. A file whose identity,
-//!    size and modification time match its entry is not opened.
+//! 2. [`claude_logs::discover`] the transcripts and `stat` each one (beside the load, on a
+//!    thread of its own). A directory that did not change since the last walk is not listed
+//!    again: its entries come from `ledger-<key>.dirs` (see
+//!    [`claude_logs::discover_with_listings`]; used while the ledger file exists, at most an
+//!    hour old). A file whose identity, size and modification time match its entry is not
+//!    opened.
 //! 3. Other files are read in parallel (`ScanOptions::threads`): from the entry's offset when
 //!    the file has the entry's identity, is at least that long and its first bytes still have
 //!    the entry's fingerprint; otherwise from the start, and the entry's records are replaced.

@@ -273,14 +273,9 @@ pub(crate) fn append(file: &mut File, len: u64, bytes: &[u8]) -> io::Result<()> 
     file.write_all(bytes)
 }
 
-/// Replaces the ledger with `bytes`: a temp file renamed over the ledger. With `flush` (a
-/// compaction, whose ledger holds history no transcript may still have) the temp file is
-/// flushed before the rename and the directory after it, so a crash leaves either the old or
-/// the new ledger. Without (a fresh ledger, written where there was none or only a damaged
-/// one) nothing waits for the disk: every record in it was just read from transcripts that
-/// are still there, so a ledger lost or cut short by a power cut before the system writes it
-/// out (within about 30 s on Linux) is detected by its checksums and rebuilt from them.
-pub(crate) fn replace(loc: &Location, bytes: &[u8], flush: bool) -> io::Result<()> {
+/// Replaces the ledger with `bytes`: a temp file, flushed, renamed over the ledger, and the
+/// directory flushed, so a crash leaves either the old or the new ledger.
+pub(crate) fn replace(loc: &Location, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = private_options()
             .write(true)
@@ -288,10 +283,6 @@ pub(crate) fn replace(loc: &Location, bytes: &[u8], flush: bool) -> io::Result<(
             .truncate(true)
             .open(&loc.temp)?;
         file.write_all(bytes)?;
-        if !flush {
-            drop(file);
-            return std::fs::rename(&loc.temp, &loc.ledger);
-        }
         file.sync_all()?;
         drop(file);
         std::fs::rename(&loc.temp, &loc.ledger)?;
