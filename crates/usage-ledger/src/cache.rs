@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use claude_logs::{Dedup, Record, UsageEvent, compare_events};
 
-use crate::format::{EVENT_BYTES, Strings, decode_event, put_event};
+use crate::format::{EVENT_BYTES, Strings, decode_event, message_id, put_event};
 
 const MAGIC: [u8; 8] = *b"AIOSKEPT";
 const VERSION: u32 = 1;
@@ -177,17 +177,17 @@ impl Cache {
     /// The kept records, when the checksum matches. The body is read and decoded a piece at a
     /// time: no copy of it is kept (a run with nothing new needs only the events).
     pub(crate) fn kept(&self, strings: &Strings) -> Option<Kept> {
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(HEADER as u64)).ok()?;
         let mut left = self.count.checked_mul(EVENT_BYTES)?;
         let mut events = Vec::with_capacity(self.count);
         let mut ids = Vec::with_capacity(self.count);
         let mut marks = Vec::with_capacity(self.count / PIECE_RECORDS + 1);
         let mut sum = Checksum::new();
         let mut buf = vec![0u8; PIECE.min(left)];
+        let mut record = 0;
         while left > 0 {
             let piece = &mut buf[..PIECE.min(left)];
-            file.read_exact(piece).ok()?;
+            self.read_at(record, piece).ok()?;
+            record += PIECE_RECORDS;
             marks.push(sum.clone());
             sum.update(piece);
             for slot in piece.chunks_exact(EVENT_BYTES) {
@@ -210,15 +210,6 @@ pub(crate) struct Merged {
     tail: Vec<u8>,
     count: usize,
     checksum: u64,
-}
-
-/// The message id hash of an encoded record, when it has a key.
-fn message_id(slot: &[u8]) -> Option<u128> {
-    (slot[24] & 1 != 0).then(|| {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&slot[25..41]);
-        u128::from_le_bytes(a)
-    })
 }
 
 /// The records of `cache` (read this run, its checksum right, as `kept`), with `added` records

@@ -16,7 +16,8 @@ use std::path::Path;
 
 use claude_logs::{EntryKind, Listing, Listings};
 
-use crate::crc::Crc32;
+use crate::bytes::Reader;
+use crate::crc::crc32;
 use crate::format::{path_bytes, path_from};
 
 const MAGIC: [u8; 8] = *b"AIOSDIRS";
@@ -79,49 +80,14 @@ fn encode(listings: &Listings) -> Vec<u8> {
             put_bytes(&mut out, path_bytes(Path::new(name)));
         }
     }
-    let mut crc = Crc32::new();
-    crc.update(&out);
-    out.extend_from_slice(&crc.finish().to_le_bytes());
+    let sum = crc32(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
     out
-}
-
-/// Reads fixed-size fields from the front of a byte slice.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.array().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        self.array().map(u64::from_le_bytes)
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        self.array().map(i64::from_le_bytes)
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = usize::try_from(self.u32()?).ok()?;
-        self.take(n)
-    }
 }
 
 fn decode(bytes: &[u8]) -> Option<Listings> {
     let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
-    let mut crc = Crc32::new();
-    crc.update(body);
-    if crc.finish().to_le_bytes() != sum {
+    if crc32(body).to_le_bytes() != sum {
         return None;
     }
     let mut r = Reader(body);
@@ -139,7 +105,7 @@ fn decode(bytes: &[u8]) -> Option<Listings> {
         let n = r.u32()? as usize;
         let mut entries = Vec::with_capacity(n.min(body.len() / 5));
         for _ in 0..n {
-            let kind = match r.take(1)?[0] {
+            let kind = match r.u8()? {
                 0 => EntryKind::Dir,
                 1 => EntryKind::File,
                 2 => EntryKind::Symlink,
@@ -156,7 +122,7 @@ fn decode(bytes: &[u8]) -> Option<Listings> {
         });
     }
     // Sorted by path, as a walk gives them and a lookup needs them.
-    (r.0.is_empty() && dirs.is_sorted_by(|a, b| a.path < b.path))
+    (r.is_empty() && dirs.is_sorted_by(|a, b| a.path < b.path))
         .then_some(Listings { started, dirs })
 }
 

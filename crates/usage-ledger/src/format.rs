@@ -595,6 +595,11 @@ fn decode_events(p: &[u8], strings: &Strings) -> Option<(u32, Vec<Record>)> {
     Some((id, records))
 }
 
+/// The `message.id` hash of an encoded usage record, when it has a key.
+pub(crate) fn message_id(b: &[u8]) -> Option<u128> {
+    (b[24] & FLAG_KEY != 0).then(|| u128_at(b, 25))
+}
+
 /// Decodes one usage record (`EVENT_BYTES` bytes).
 pub(crate) fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
     let optional = |id: u32| -> Option<Option<Arc<str>>> {
@@ -605,8 +610,8 @@ pub(crate) fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
         }
     };
     let flags = b[24];
-    let key = (flags & FLAG_KEY != 0).then(|| ResponseKey {
-        message_id: u128_at(b, 25),
+    let key = message_id(b).map(|message_id| ResponseKey {
+        message_id,
         request_id: (flags & FLAG_REQUEST != 0).then(|| u128_at(b, 41)),
     });
     let t = |i: usize| u64_at(b, 57 + 8 * i);

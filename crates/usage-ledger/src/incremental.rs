@@ -199,11 +199,7 @@ pub(crate) fn run(
     // With an empty ledger (a first run, or a rebuild) the kept records are those of this
     // run's reads alone: the workers deduplicate them as they go, beside the reading.
     let cold = state.files.is_empty();
-    let (results, read_kept) = if jobs.is_empty() {
-        (Vec::new(), None)
-    } else {
-        read_all(&jobs, options, cold)
-    };
+    let (results, read_kept) = read_all(&jobs, options, cold);
     // Sorted now, before the ledger is encoded: the index is larger than what it keeps.
     let read_kept = read_kept.map(cache::sorted_kept);
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
@@ -492,12 +488,15 @@ fn save(
 }
 
 /// Reads every job, on up to `options.threads` threads; results in job order. With `dedup`,
-/// also every record read, deduplicated.
+/// also every record read, deduplicated. No jobs (a run with nothing new): no reader is set up.
 fn read_all(
     jobs: &[Job],
     options: &ScanOptions,
     dedup: bool,
 ) -> (Vec<io::Result<Done>>, Option<Dedup>) {
+    if jobs.is_empty() {
+        return (Vec::new(), None);
+    }
     let threads = options.effective_threads().clamp(1, jobs.len().max(1));
     let next = AtomicUsize::new(0);
     let work = || {

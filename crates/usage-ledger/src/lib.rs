@@ -88,6 +88,7 @@
 //! content (and past [`LedgerOptions::compact_min_bytes`]), it is rewritten: the live state
 //! into a temp file, flushed, renamed over the ledger, the directory flushed.
 
+mod bytes;
 mod cache;
 mod crc;
 mod dirs;
