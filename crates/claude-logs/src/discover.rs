@@ -120,10 +120,12 @@ impl Listings {
     pub fn worth_keeping(&self, previous: &Listings) -> bool {
         self.dirs != previous.dirs
             || !previous.fresh_at(self.started)
-            || previous
-                .dirs
-                .iter()
-                .any(|l| l.changed.0.saturating_add(SETTLED.as_secs() as i64) >= previous.started.0)
+            || previous.dirs.iter().any(|l| !previous.settled(l.changed))
+    }
+
+    /// Whether a change at `changed` was [`SETTLED`] when these listings were made.
+    fn settled(&self, changed: (i64, u32)) -> bool {
+        changed.0.saturating_add(SETTLED.as_secs() as i64) < self.started.0
     }
 
     /// Whether these listings may serve a walk that began at `now`: made less than
@@ -142,8 +144,8 @@ impl Listings {
         let listing = &self.dirs[i];
         let identity = identity(metadata)?;
         let changed = changed(metadata)?;
-        let settled = changed.0.saturating_add(SETTLED.as_secs() as i64) < self.started.0;
-        (listing.identity == identity && listing.changed == changed && settled).then_some(listing)
+        (listing.identity == identity && listing.changed == changed && self.settled(changed))
+            .then_some(listing)
     }
 }
 
@@ -185,10 +187,6 @@ pub fn discover_with_listings(
                 d.subsec_nanos(),
             )
         });
-    let mut listings = Listings {
-        started,
-        dirs: Vec::new(),
-    };
     let stale = Listings::default();
     let previous = if previous.fresh_at(started) {
         previous
@@ -200,7 +198,7 @@ pub fn discover_with_listings(
         found: Vec::new(),
         unreadable_dirs: 0,
         previous,
-        listings: &mut listings.dirs,
+        listings: Vec::new(),
     };
     let mut discovery = Discovery::default();
     let mut seen_roots: HashSet<&Path> = HashSet::new();
@@ -226,11 +224,12 @@ pub fn discover_with_listings(
     let Walker {
         mut found,
         unreadable_dirs,
+        listings: mut dirs,
         ..
     } = walker;
     discovery.unreadable_dirs += unreadable_dirs;
-    listings.dirs.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    listings.dirs.dedup_by(|a, b| a.path == b.path);
+    dirs.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    dirs.dedup_by(|a, b| a.path == b.path);
     // Each root's walk lists its files in path order already; only several roots can interleave.
     if !found.is_sorted_by(|a, b| a.0 <= b.0) {
         found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -247,7 +246,7 @@ pub fn discover_with_listings(
             metadata.push(meta);
         }
     }
-    (discovery, metadata, listings)
+    (discovery, metadata, Listings { started, dirs })
 }
 
 /// A file found: its path, identity and metadata.
@@ -268,7 +267,7 @@ struct Walker<'a> {
     /// The listings of an earlier walk, reused for directories that did not change.
     previous: &'a Listings,
     /// This walk's listings.
-    listings: &'a mut Vec<Listing>,
+    listings: Vec<Listing>,
 }
 
 impl Walker<'_> {
