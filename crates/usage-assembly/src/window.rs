@@ -203,20 +203,22 @@ pub(crate) fn last_block(count: usize, at: impl Fn(usize) -> DateTime<Utc>) -> O
         .rev()
         .find(|&i| at(i) - at(i - 1) > block_length())
         .unwrap_or(0);
-    let mut block: Option<LastBlock> = None;
-    for (index, t) in (from..count).map(|i| (i, at(i))) {
-        block = Some(match block {
-            Some(b) if t - b.start <= block_length() && t - b.last_entry <= block_length() => {
-                LastBlock { last_entry: t, ..b }
-            }
-            _ => LastBlock {
-                start: floor_to_hour(t),
-                first: index,
-                last_entry: t,
-            },
-        });
+    (from..count).fold(None, |block, i| Some(next_block(block, i, at(i))))
+}
+
+/// The block rule's step: the block after the entry at `index`, at `t`, given the block
+/// before it.
+fn next_block(block: Option<LastBlock>, index: usize, t: DateTime<Utc>) -> LastBlock {
+    match block {
+        Some(b) if t - b.start <= block_length() && t - b.last_entry <= block_length() => {
+            LastBlock { last_entry: t, ..b }
+        }
+        _ => LastBlock {
+            start: floor_to_hour(t),
+            first: index,
+            last_entry: t,
+        },
     }
-    block
 }
 
 #[cfg(test)]
@@ -237,23 +239,10 @@ mod tests {
         assert_eq!(got, expected, "{entries:?} at {now}");
     }
 
-    /// The block rule run over every entry from the first, as written: the reference for
+    /// The block rule's step run over every entry from the first: the reference for
     /// `last_block`, which starts from the last long gap.
     fn last_block_from_the_first(sorted: &[DateTime<Utc>]) -> Option<LastBlock> {
-        let mut block: Option<LastBlock> = None;
-        for (index, &t) in sorted.iter().enumerate() {
-            block = Some(match block {
-                Some(b) if t - b.start <= block_length() && t - b.last_entry <= block_length() => {
-                    LastBlock { last_entry: t, ..b }
-                }
-                _ => LastBlock {
-                    start: floor_to_hour(t),
-                    first: index,
-                    last_entry: t,
-                },
-            });
-        }
-        block
+        (0..sorted.len()).fold(None, |block, i| Some(next_block(block, i, sorted[i])))
     }
 
     proptest::proptest! {
