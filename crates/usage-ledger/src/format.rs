@@ -4,7 +4,7 @@
 //! so decoding is a bounds check and a few loads per field.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -824,15 +824,27 @@ pub(crate) fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32,
 /// every string in use, every file's records (compacted per file) followed by its state, and
 /// the records of unknown kinds. `State::materialize` must have run.
 /// `compact_records`: each file's records are compact already (they come from one read).
-pub(crate) fn snapshot(state: &mut State, roots: &[u8], compact_records: bool) -> Vec<u8> {
+///
+/// Written to `out` as it is encoded, in pieces of about [`SNAPSHOT_PIECE`] bytes, so that no
+/// copy of the whole ledger is held (6.4 MB for 1 GiB of transcripts, at the moment of a cold
+/// run when the most else is in memory). Returns the ledger's length.
+pub(crate) fn write_snapshot<W: Write>(
+    state: &mut State,
+    roots: &[u8],
+    compact_records: bool,
+    out: &mut W,
+) -> std::io::Result<u64> {
     debug_assert!(state.files.values().all(|e| e.frames.is_empty()));
     state.ledger_id = new_ledger_id();
-    // Sized up front (records dominate; files and strings take a few hundred bytes each), so
-    // that the buffer does not pass through a copy at twice the size.
-    let records: usize = state.files.values().map(|e| e.records.len()).sum();
+    let mut len = 0u64;
+    let mut flush = |w: &mut Writer| -> std::io::Result<()> {
+        out.write_all(&w.buf)?;
+        len += w.buf.len() as u64;
+        w.buf.clear();
+        Ok(())
+    };
     let mut w = Writer::new();
-    w.buf
-        .reserve(records * (EVENT_BYTES + 1) + state.files.len() * 512 + (64 << 10));
+    w.buf.reserve(SNAPSHOT_PIECE + (64 << 10));
     w.raw(&header(roots, state.ledger_id));
     let mut strings = Strings::default();
     for (&id, entry) in &mut state.files {
@@ -844,13 +856,28 @@ pub(crate) fn snapshot(state: &mut State, roots: &[u8], compact_records: bool) -
         }
         w.events(id, &mut entry.records, &mut strings);
         w.file(id, file);
+        if w.buf.len() >= SNAPSHOT_PIECE {
+            flush(&mut w)?;
+        }
     }
     for (kind, payload) in &state.opaque {
         w.opaque(*kind, payload);
     }
     w.commit(state.seq);
+    flush(&mut w)?;
     state.strings = strings;
-    w.buf
+    Ok(len)
+}
+
+/// The size of the pieces in which [`write_snapshot`] writes.
+const SNAPSHOT_PIECE: usize = 256 << 10;
+
+/// [`write_snapshot`] into memory.
+#[cfg(test)]
+pub(crate) fn snapshot(state: &mut State, roots: &[u8], compact_records: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_snapshot(state, roots, compact_records, &mut out).expect("writing to memory");
+    out
 }
 
 /// An id for a new ledger file: the clock and the process id, hashed.

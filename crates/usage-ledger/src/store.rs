@@ -273,20 +273,26 @@ pub(crate) fn append(file: &mut File, len: u64, bytes: &[u8]) -> io::Result<()> 
     file.write_all(bytes)
 }
 
-/// Replaces the ledger with `bytes`: a temp file, flushed, renamed over the ledger, and the
-/// directory flushed, so a crash leaves either the old or the new ledger.
-pub(crate) fn replace(loc: &Location, bytes: &[u8]) -> io::Result<()> {
+/// A new temp file (`temp`, a [`Location`]'s) for a ledger that is to replace the current one
+/// (see [`commit_temp`]).
+pub(crate) fn create_temp(temp: &Path) -> io::Result<File> {
+    private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp)
+}
+
+/// Puts the temp file `file`, at `temp` and written whole, in place of the ledger (`ledger`):
+/// flushed, renamed over the ledger, and the directory flushed, so a crash leaves either the old
+/// or the new ledger. On failure the temp file is removed. Takes paths, not a `Location`, to
+/// run on a thread of its own.
+pub(crate) fn commit_temp(file: File, temp: &Path, ledger: &Path) -> io::Result<()> {
     let result = (|| {
-        let mut file = private_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&loc.temp)?;
-        file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&loc.temp, &loc.ledger)?;
-        if let Some(dir) = loc.ledger.parent() {
+        std::fs::rename(temp, ledger)?;
+        if let Some(dir) = ledger.parent() {
             // Makes the rename durable; not every platform can open a directory.
             if let Ok(dir) = File::open(dir) {
                 let _ = dir.sync_all();
@@ -295,9 +301,14 @@ pub(crate) fn replace(loc: &Location, bytes: &[u8]) -> io::Result<()> {
         Ok(())
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&loc.temp);
+        remove_temp(temp);
     }
     result
+}
+
+/// Removes a temp file left by a failed write.
+pub(crate) fn remove_temp(temp: &Path) {
+    let _ = std::fs::remove_file(temp);
 }
 
 #[cfg(test)]

@@ -239,3 +239,46 @@ fn a_damaged_or_foreign_cache_is_not_used() {
         tree.assert_parity(&again);
     }
 }
+
+/// A directory with something in it at `path`: neither written over nor renamed over.
+fn block(path: &Path) {
+    std::fs::create_dir_all(path.join("x")).unwrap();
+}
+
+#[test]
+fn a_new_ledger_that_cannot_be_written_leaves_no_cache_for_it() {
+    let tree = three_runs();
+    for stage in ["temp", "rename"] {
+        let state = tree.dir.path().join(format!("s-{stage}"));
+        let path = usage_ledger::ledger_path(&state, &tree.roots());
+        let kept = path.with_extension("kept");
+        let temp = path.with_extension("tmp");
+        if stage == "temp" {
+            // The new ledger cannot be created.
+            block(&temp);
+        } else {
+            // It is written whole, but cannot be renamed over the ledger (a directory that
+            // cannot be moved aside either): the rename on the writer's thread fails.
+            block(&path);
+            block(&path.with_extension("bad"));
+        }
+        let run = scan_incremental(&state, &tree.roots(), &options()).unwrap();
+        tree.assert_parity(&run);
+        assert!(!run.ledger.saved, "{stage}");
+        assert!(
+            !kept.exists(),
+            "{stage}: a cache for a ledger that is not there"
+        );
+        if stage == "rename" {
+            assert!(!temp.exists(), "the temp file is removed");
+        }
+        std::fs::remove_dir_all(&state).unwrap();
+        let run = scan_incremental(&state, &tree.roots(), &options()).unwrap();
+        tree.assert_parity(&run);
+        assert!(run.ledger.saved, "{stage}");
+        assert!(kept.is_file(), "{stage}");
+        let again = scan_incremental(&state, &tree.roots(), &options()).unwrap();
+        tree.assert_parity(&again);
+        assert_eq!(again.ledger.files_read, 0, "{stage}");
+    }
+}
