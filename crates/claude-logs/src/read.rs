@@ -5,8 +5,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use memchr::arch::all::packedpair::HeuristicFrequencyRank;
 use memchr::memchr;
-use memchr::memmem::Finder;
+use memchr::memmem::{Finder, FinderBuilder};
 
 use crate::dedup::{Record, ResponseKey};
 use crate::event::UsageEvent;
@@ -15,6 +16,23 @@ use crate::parse::{BadLine, LineKind, ParsedUsage, parse_line};
 
 /// The bytes a line must contain to be examined at all.
 const CANDIDATE_NEEDLE: &[u8] = b"\"assistant\"";
+/// Which bytes of [`CANDIDATE_NEEDLE`] the search looks for first: `memchr::memmem` finds
+/// places where two chosen bytes of the needle stand at the right distance, then compares the
+/// whole needle there. Its default choice, from text in general, is `"` and the `s` two bytes
+/// after it; in transcripts `"a` is four times rarer (33k places against 144k in 136 MB of
+/// transcripts), so that is the pair chosen here: the rarest byte first, then the next rarest.
+struct NeedleRank;
+
+impl HeuristicFrequencyRank for NeedleRank {
+    fn rank(&self, byte: u8) -> u8 {
+        match byte {
+            b'"' => 0,
+            b'a' => 1,
+            _ => u8::MAX,
+        }
+    }
+}
+
 /// The UTF-8 byte order mark.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The model recorded for a usage line that names none.
@@ -250,7 +268,7 @@ impl FileReader {
         Self {
             buf: vec![0; options.buffer_bytes.max(64)],
             carry: Vec::new(),
-            finder: Finder::new(CANDIDATE_NEEDLE),
+            finder: FinderBuilder::new().build_forward_with_ranker(NeedleRank, CANDIDATE_NEEDLE),
             max_line_bytes: options.max_line_bytes,
             #[cfg(test)]
             peak_carry: 0,
@@ -687,6 +705,24 @@ mod tests {
         assert!(reader.peak_carry() <= ScanOptions::DEFAULT_MAX_LINE_BYTES);
         assert!(reader.carry_capacity() <= CARRY_KEEP_BYTES);
         assert!(got.stats.bytes_read > 50_000_000);
+    }
+
+    #[test]
+    fn the_needle_search_finds_exactly_the_lines_that_hold_the_needle() {
+        let finder = FileReader::new(&ScanOptions::default()).finder;
+        // Places where the two bytes the search looks for first (`"a`) stand, without the rest
+        // of the needle, then the needle at every offset.
+        let near = r#"{"a":"assistan","args":"assistant ","x":"ASSISTANT","y":"assistants"}"#;
+        assert_eq!(finder.find(near.as_bytes()), None);
+        for at in 0..=near.len() {
+            let mut line = near.as_bytes().to_vec();
+            line.splice(at..at, CANDIDATE_NEEDLE.iter().copied());
+            let first = line
+                .windows(CANDIDATE_NEEDLE.len())
+                .position(|w| w == CANDIDATE_NEEDLE);
+            assert!(first.is_some_and(|i| i <= at), "{at}");
+            assert_eq!(finder.find(&line), first, "{at}");
+        }
     }
 
     #[test]
