@@ -16,6 +16,11 @@ pub(crate) const STATE_APP: &str = "aios-usage";
 /// How much sooner than the run's budget the reader itself gives up.
 const READER_MARGIN: Duration = Duration::from_millis(300);
 
+/// The part of the budget kept for what a run does after it stops waiting (assembly, output,
+/// exit: tens of milliseconds, more on a loaded machine), so that the whole run, not only the
+/// wait, stays within the budget.
+const FINISH_MARGIN: Duration = Duration::from_millis(250);
+
 /// A read in flight on its own thread.
 pub(crate) struct Pending {
     receiver: mpsc::Receiver<Outcome>,
@@ -23,11 +28,15 @@ pub(crate) struct Pending {
 }
 
 /// Starts the read on a thread of its own, so that it runs while the transcripts are scanned.
-pub(crate) fn spawn(mut config: ReaderConfig, now: DateTime<Utc>) -> Pending {
-    // The run waits at most `budget` for the reading. The reader bounds itself by a slightly
+/// `started`: when the run began; its budget counts from there.
+pub(crate) fn spawn(mut config: ReaderConfig, now: DateTime<Utc>, started: Instant) -> Pending {
+    // The run stops waiting for the reading when its budget, counted from the run's start, is
+    // spent but for the time it needs to finish. The reader bounds itself by a slightly
     // shorter budget, so that it gives up (and says why) before the run stops waiting.
-    let deadline = Instant::now() + config.budget;
-    config.budget = config.budget.saturating_sub(READER_MARGIN);
+    let deadline = started + config.budget.saturating_sub(FINISH_MARGIN);
+    config.budget = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(READER_MARGIN);
     let (sender, receiver) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("oauth-usage".into())

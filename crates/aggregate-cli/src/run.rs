@@ -245,7 +245,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     let pending = settings
         .oauth
         .take()
-        .map(|config| oauth::spawn(config, settings.now));
+        .map(|config| oauth::spawn(config, settings.now, started));
     let (discovery, scan, ledger) = scan_transcripts(args, &settings)?;
     tracing::debug!(ms = ms_since(started), "transcripts scanned");
     // Compiling the contract's schema for the check before the write takes about as long as
