@@ -200,8 +200,9 @@ pub(crate) fn run(
     // run's reads alone: the workers deduplicate them as they go, beside the reading.
     let cold = state.files.is_empty();
     let (results, read_kept) = read_all(&jobs, options, cold);
-    // Sorted on a thread of its own, beside the plan and the ledger's encoding below (both
-    // single-threaded): on a cold run over 1 GiB, 20 ms that no longer wait.
+    // Sorted on a thread of its own, beside the recording of what was read and the ledger's
+    // encoding below (both single-threaded): on a cold run over 1 GiB, 20 ms that no longer
+    // wait.
     let read_kept = read_kept.map(|dedup| std::thread::spawn(move || cache::sorted_kept(dedup)));
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
@@ -283,7 +284,6 @@ pub(crate) fn run(
         state.seq += 1;
         w.commit(state.seq);
     }
-    let fast = cache_matches && !removed;
     let compact = match &sink {
         Sink::Append { len, .. } if changed => {
             let log = len + w.buf.len() as u64;
@@ -296,12 +296,16 @@ pub(crate) fn run(
         Sink::Fresh => true,
         _ => false,
     };
+    // The cache serves (its records decoded at load, only what is new merged in) unless a
+    // record went away or the ledger is written anew: a compaction numbers the strings again,
+    // and the cache names strings by number, so it is then written whole from the new ledger.
+    let fast = cache_matches && !removed && !compact;
     if compact || !fast {
         state.materialize();
     }
     stats.compacted = compact && matches!(sink, Sink::Append { .. });
     let saving = save(&loc, sink, &mut state, &w.buf, compact, cold);
-    tracing::debug!(bytes = w.buf.len(), compact, "usage ledger saved");
+    tracing::debug!(bytes = w.buf.len(), compact, "usage ledger written");
     drop(w);
     // The key the ledger has once saved. A snapshot is still being written (and flushed) on
     // its own thread while the kept-records cache is written for that key; should the
@@ -376,6 +380,7 @@ pub(crate) fn run(
         cache::remove(&loc.kept);
     }
     stats.saved = written.is_some();
+    tracing::debug!(saved = stats.saved, "usage ledger saved");
     // Count.
     present.sort_unstable();
     present.dedup();
@@ -457,8 +462,8 @@ fn load(loc: &Location) -> LoadedWithCache {
     }
 }
 
-/// Writes this run's transaction `txn`, or the whole state when `compact`; returns the
-/// ledger state now on disk, or `None` when it could not be written (or may not be).
+/// Writes this run's transaction `txn`, or the whole state when `compact`: the ledger state
+/// on disk once [`Saving::finish`]ed, or `None` when it could not be written (or may not be).
 /// `one_read_each`: every file's records come from one read (they are compact already).
 fn save(
     loc: &Location,
@@ -474,8 +479,8 @@ fn save(
         ledger_len: len,
     };
     let result = match sink {
-        Sink::Nowhere => return Saving::Done(None),
-        Sink::Append { len, .. } if txn.is_empty() => return Saving::Done(Some(key(state, len))),
+        Sink::Nowhere => return Saving::done(None),
+        Sink::Append { len, .. } if txn.is_empty() => return Saving::done(Some(key(state, len))),
         Sink::Append { mut file, len } if !compact => {
             store::append(&mut file, len, txn).map(|()| key(state, len + txn.len() as u64))
         }
@@ -490,7 +495,10 @@ fn save(
                     let (temp, ledger) = (loc.temp.clone(), loc.ledger.clone());
                     let writer =
                         std::thread::spawn(move || store::commit_temp(file, &temp, &ledger));
-                    return Saving::Writing { key, writer };
+                    return Saving {
+                        key: Some(key),
+                        writer: Some(writer),
+                    };
                 }
                 Err(e) => {
                     store::remove_temp(&loc.temp);
@@ -499,7 +507,7 @@ fn save(
             }
         }
     };
-    Saving::Done(result.map_err(|e| warn_unsaved(loc, &e)).ok())
+    Saving::done(result.map_err(|e| warn_unsaved(loc, &e)).ok())
 }
 
 fn warn_unsaved(loc: &Location, e: &io::Error) {
@@ -511,37 +519,41 @@ fn warn_unsaved(loc: &Location, e: &io::Error) {
     );
 }
 
-/// A ledger being saved.
-enum Saving {
-    /// Saved (with the key of the ledger now on disk) or not (`None`).
-    Done(Option<Key>),
-    /// A whole new ledger (a snapshot), being written and flushed on the `writer` thread.
-    Writing {
-        key: Key,
-        writer: std::thread::JoinHandle<io::Result<()>>,
-    },
+/// A ledger being saved: saved (with the key of the ledger now on disk) or not (`None`), or a
+/// whole new ledger (a snapshot) being flushed and renamed into place on the `writer` thread.
+/// Dropped unfinished (a panic on the way), it still waits for that thread, so that the write
+/// never outlives the run's lock on the ledger.
+struct Saving {
+    key: Option<Key>,
+    writer: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 impl Saving {
+    fn done(key: Option<Key>) -> Self {
+        Self { key, writer: None }
+    }
+
     /// The key of the ledger once saved; `None` when it is known not to be.
     fn key(&self) -> Option<Key> {
-        match self {
-            Saving::Done(key) => *key,
-            Saving::Writing { key, .. } => Some(*key),
-        }
+        self.key
     }
 
     /// Waits for the write: the key of the ledger on disk, or `None` (with a warning).
-    fn finish(self, loc: &Location) -> Option<Key> {
-        match self {
-            Saving::Done(key) => key,
-            Saving::Writing { key, writer } => match join(writer) {
-                Ok(()) => Some(key),
-                Err(e) => {
-                    warn_unsaved(loc, &e);
-                    None
-                }
-            },
+    fn finish(mut self, loc: &Location) -> Option<Key> {
+        match self.writer.take().map(join) {
+            None | Some(Ok(())) => self.key,
+            Some(Err(e)) => {
+                warn_unsaved(loc, &e);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Saving {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
         }
     }
 }
