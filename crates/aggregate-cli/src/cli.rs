@@ -125,7 +125,8 @@ pub struct RunArgs {
     /// Seconds a live reading is reused without asking the endpoint again.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub oauth_freshness: u64,
-    /// Seconds allowed for the whole live reading (credential, version, request); at most 6.
+    /// Seconds allowed for the whole live reading (credential, version, request), counted from
+    /// the run's start, so that the run as a whole ends within them; at most 6.
     #[arg(long, value_name = "SECONDS", default_value_t = 6.0)]
     pub oauth_timeout: f64,
 }

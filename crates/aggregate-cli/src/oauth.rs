@@ -18,7 +18,7 @@ const READER_MARGIN: Duration = Duration::from_millis(300);
 
 /// The part of the budget kept for what a run does after it stops waiting (assembly, output,
 /// exit: tens of milliseconds, more on a loaded machine), so that the whole run, not only the
-/// wait, stays within the budget.
+/// wait, stays within the budget; a tenth of the budget when that is less.
 const FINISH_MARGIN: Duration = Duration::from_millis(250);
 
 /// A read in flight on its own thread.
@@ -33,10 +33,8 @@ pub(crate) fn spawn(mut config: ReaderConfig, now: DateTime<Utc>, started: Insta
     // The run stops waiting for the reading when its budget, counted from the run's start, is
     // spent but for the time it needs to finish. The reader bounds itself by a slightly
     // shorter budget, so that it gives up (and says why) before the run stops waiting.
-    let deadline = started + config.budget.saturating_sub(FINISH_MARGIN);
-    config.budget = deadline
-        .saturating_duration_since(Instant::now())
-        .saturating_sub(READER_MARGIN);
+    let (deadline, reader_budget) = deadlines(started, config.budget, Instant::now());
+    config.budget = reader_budget;
     let (sender, receiver) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("oauth-usage".into())
@@ -57,6 +55,16 @@ pub(crate) fn spawn(mut config: ReaderConfig, now: DateTime<Utc>, started: Insta
         tracing::warn!(error = %err, "cannot start the usage read");
     }
     Pending { receiver, deadline }
+}
+
+/// For a run that began at `started` with `budget`, at `now`: when the run stops waiting for the
+/// reading, and the budget of the reader itself.
+fn deadlines(started: Instant, budget: Duration, now: Instant) -> (Instant, Duration) {
+    let deadline = started + budget.saturating_sub(FINISH_MARGIN.min(budget / 10));
+    let reader = deadline
+        .saturating_duration_since(now)
+        .saturating_sub(READER_MARGIN);
+    (deadline, reader)
 }
 
 impl Pending {
@@ -162,4 +170,31 @@ pub(crate) fn point_from_stored(stored: &StoredReading) -> Option<CalibrationPoi
             messages: stored.messages,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_budget_counts_from_the_run_start_and_keeps_time_to_finish() {
+        let started = Instant::now();
+        // The default: the wait ends 250 ms before the budget; the reader gives up 300 ms
+        // before the wait ends, counted from when it starts.
+        let (deadline, reader) = deadlines(started, ms(6000), started + ms(40));
+        assert_eq!(deadline, started + ms(5750));
+        assert_eq!(reader, ms(5410));
+        // A short budget keeps a tenth of itself to finish, and the reader still has time.
+        let (deadline, reader) = deadlines(started, ms(1000), started + ms(40));
+        assert_eq!(deadline, started + ms(900));
+        assert_eq!(reader, ms(560));
+        // Spent already: no wait, no reader budget; nothing underflows.
+        let (deadline, reader) = deadlines(started, ms(200), started + ms(500));
+        assert_eq!(deadline, started + ms(180));
+        assert_eq!(reader, Duration::ZERO);
+    }
 }
