@@ -223,11 +223,11 @@ pub(crate) fn with_outlook(
             let family = window.id.family();
             let mut window_cost = 0.0;
             let mut recent_cost = 0.0;
+            // `since` keeps exactly the events after the window's start.
             for p in since(events, start, inclusive) {
                 let (event, cost) = (p.event, p.cost);
                 let t = event.timestamp;
-                let in_window = if inclusive { t >= start } else { t > start };
-                if !in_window || t > now || family.is_some_and(|f| p.family != f) {
+                if t > now || family.is_some_and(|f| p.family != f) {
                     continue;
                 }
                 let cost = cost.unwrap_or(0.0);
