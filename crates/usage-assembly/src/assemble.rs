@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -144,89 +145,31 @@ pub struct LegacyFigures {
 /// Deterministic: the same input, in any event order, gives the same output.
 pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
     let now = input.now;
-    let mut events: Vec<&UsageEvent> = input.events.iter().filter(|e| e.timestamp <= now).collect();
-    let events_after_now = (input.events.len() - events.len()) as u64;
-    // The reader hands the events over in this order already; checking is linear, sorting is not.
-    if !events.is_sorted_by(|a, b| compare_events(a, b) != Ordering::Greater) {
+    // The reader hands the events over in order: they are summed where they are, in one pass
+    // that also checks the order. Other input is sorted first.
+    let (sums, events_after_now) = Sums::of_ordered(input).unwrap_or_else(|| {
+        let mut events: Vec<&UsageEvent> =
+            input.events.iter().filter(|e| e.timestamp <= now).collect();
         events.sort_unstable_by(|a, b| compare_events(a, b));
-    }
-    // A history holds few distinct models and projects: each gets a small index, looked up
-    // once per run of equal strings (the reader shares one copy of each), and the sums are
-    // kept in vectors by index.
-    let mut model_ids = Indexer::default();
-    let mut project_ids = Indexer::default();
-    let mut lookups: Vec<(Option<&ModelPrice>, Family)> = Vec::new();
-    let mut priced: Vec<Priced<'_>> = Vec::with_capacity(events.len());
-    let mut model_index: Vec<u32> = Vec::with_capacity(events.len());
-    for event in &events {
-        let model: &str = &event.model;
-        let m = model_ids.index(model);
-        if m == lookups.len() {
-            lookups.push((input.prices.lookup(model), Family::from_model(model)));
+        let mut sums = Sums::new(input, events.len());
+        for event in &events {
+            sums.add(event);
         }
-        let (price, family) = lookups[m];
-        model_index.push(m as u32);
-        priced.push(Priced {
-            event,
-            cost: price.map(|p| p.cost(&event.tokens, event.speed)),
-            family,
-        });
-    }
-
-    let mut totals = Counts::default();
-    let mut models: Vec<Counts> = vec![Counts::default(); lookups.len()];
-    let mut projects: Vec<Counts> = Vec::new();
-    let mut days: Vec<(NaiveDate, Counts, Vec<Counts>)> = Vec::new();
-    let mut day_index: HashMap<NaiveDate, usize> = HashMap::new();
-    let mut unpriced: Vec<Option<UnpricedModel>> = vec![None; lookups.len()];
-    let mut week = Counts::default();
-    let mut families: BTreeMap<Family, Counts> = BTreeMap::new();
-    let week_start = now - week_length();
-
-    for (p, &m) in priced.iter().zip(&model_index) {
-        let (event, cost) = (p.event, p.cost);
-        let m = m as usize;
-        let tokens = &event.tokens;
-        totals.add_event(tokens, cost);
-        models[m].add_event(tokens, cost);
-        let project = project_ids.index(event.project.as_deref().unwrap_or(UNKNOWN_PROJECT));
-        if project == projects.len() {
-            projects.push(Counts::default());
-        }
-        projects[project].add_event(tokens, cost);
-        let date = event.timestamp.with_timezone(&input.timezone).date_naive();
-        // Sorted events give each day in one run; a day seen before (a clock change in the
-        // zone) is found by its date.
-        let d = match days.last() {
-            Some((last, _, _)) if *last == date => days.len() - 1,
-            _ => *day_index.entry(date).or_insert_with(|| {
-                days.push((date, Counts::default(), Vec::new()));
-                days.len() - 1
-            }),
-        };
-        let (_, day, day_models) = &mut days[d];
-        day.add_event(tokens, cost);
-        if day_models.len() <= m {
-            day_models.resize(m + 1, Counts::default());
-        }
-        day_models[m].add_event(tokens, cost);
-        if cost.is_none() {
-            let entry = unpriced[m].get_or_insert_with(|| UnpricedModel {
-                model: event.model.to_string(),
-                messages: 0,
-                total_tokens: 0,
-            });
-            entry.messages = entry.messages.saturating_add(1);
-            entry.total_tokens = entry.total_tokens.saturating_add(tokens.total());
-        }
-        if event.timestamp > week_start {
-            week.add_event(tokens, cost);
-            families
-                .entry(p.family)
-                .or_default()
-                .add_event(tokens, cost);
-        }
-    }
+        (sums, (input.events.len() - events.len()) as u64)
+    });
+    let Sums {
+        model_ids,
+        project_ids,
+        priced,
+        totals,
+        models,
+        projects,
+        mut days,
+        unpriced,
+        week,
+        families,
+        ..
+    } = sums;
     days.sort_by_key(|(date, _, _)| *date);
 
     let mut five_hour = Counts::default();
@@ -312,6 +255,148 @@ pub fn assemble(input: &AssemblyInput<'_>) -> Assembly {
     }
 }
 
+/// The sums over a history, gathered in one pass over its events in time order.
+struct Sums<'a> {
+    timezone: Tz,
+    prices: &'a PriceTable,
+    week_start: DateTime<Utc>,
+    // A history holds few distinct models and projects: each gets a small index, looked up
+    // once per run of equal strings (the reader shares one copy of each), and the sums are
+    // kept in vectors by index.
+    model_ids: Indexer<'a>,
+    project_ids: Indexer<'a>,
+    /// Per model index: its price and family.
+    lookups: Vec<(Option<&'a ModelPrice>, Family)>,
+    /// The events in time order, with their cost and family.
+    priced: Vec<Priced<'a>>,
+    totals: Counts,
+    /// Per model index.
+    models: Vec<Counts>,
+    /// Per project index.
+    projects: Vec<Counts>,
+    /// Per calendar day: its counts and its counts per model index.
+    days: Vec<(NaiveDate, Counts, Vec<Counts>)>,
+    day_index: HashMap<NaiveDate, usize>,
+    /// Per model index, when unpriced.
+    unpriced: Vec<Option<UnpricedModel>>,
+    week: Counts,
+    families: BTreeMap<Family, Counts>,
+}
+
+impl<'a> Sums<'a> {
+    fn new(input: &AssemblyInput<'a>, events: usize) -> Self {
+        Self {
+            timezone: input.timezone,
+            prices: input.prices,
+            week_start: input.now - week_length(),
+            model_ids: Indexer::default(),
+            project_ids: Indexer::default(),
+            lookups: Vec::new(),
+            priced: Vec::with_capacity(events),
+            totals: Counts::default(),
+            models: Vec::new(),
+            projects: Vec::new(),
+            days: Vec::new(),
+            day_index: HashMap::new(),
+            unpriced: Vec::new(),
+            week: Counts::default(),
+            families: BTreeMap::new(),
+        }
+    }
+
+    /// The sums of `input`'s events and the number dated after `now`, when those up to `now`
+    /// come first and in order (as the reader gives them); `None` otherwise.
+    fn of_ordered(input: &AssemblyInput<'a>) -> Option<(Self, u64)> {
+        let events = input.events;
+        let mut sums = Self::new(input, events.len());
+        let mut previous: Option<&UsageEvent> = None;
+        for (i, event) in events.iter().enumerate() {
+            if event.timestamp > input.now {
+                let rest = &events[i..];
+                return rest
+                    .iter()
+                    .all(|e| e.timestamp > input.now)
+                    .then_some((sums, rest.len() as u64));
+            }
+            if let Some(previous) = previous {
+                // Times first: the whole comparison only for events of the same instant.
+                let ordered = match previous.timestamp.cmp(&event.timestamp) {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    Ordering::Equal => compare_events(previous, event) != Ordering::Greater,
+                };
+                if !ordered {
+                    return None;
+                }
+            }
+            previous = Some(event);
+            sums.add(event);
+        }
+        Some((sums, 0))
+    }
+
+    /// Adds the next event in time order.
+    fn add(&mut self, event: &'a UsageEvent) {
+        let model: &str = &event.model;
+        let m = self.model_ids.index(model);
+        if m == self.lookups.len() {
+            self.lookups
+                .push((self.prices.lookup(model), Family::from_model(model)));
+            self.models.push(Counts::default());
+            self.unpriced.push(None);
+        }
+        let (price, family) = self.lookups[m];
+        let tokens = &event.tokens;
+        let cost = price.map(|p| p.cost(tokens, event.speed));
+        self.priced.push(Priced {
+            event,
+            cost,
+            family,
+        });
+        self.totals.add_event(tokens, cost);
+        self.models[m].add_event(tokens, cost);
+        let project = self
+            .project_ids
+            .index(event.project.as_deref().unwrap_or(UNKNOWN_PROJECT));
+        if project == self.projects.len() {
+            self.projects.push(Counts::default());
+        }
+        self.projects[project].add_event(tokens, cost);
+        let date = event.timestamp.with_timezone(&self.timezone).date_naive();
+        // Events in order give each day in one run; a day seen before (a clock change in the
+        // zone) is found by its date.
+        let d = match self.days.last() {
+            Some((last, _, _)) if *last == date => self.days.len() - 1,
+            _ => *self.day_index.entry(date).or_insert_with(|| {
+                self.days.push((date, Counts::default(), Vec::new()));
+                self.days.len() - 1
+            }),
+        };
+        let (_, day, day_models) = &mut self.days[d];
+        day.add_event(tokens, cost);
+        if day_models.len() <= m {
+            day_models.resize(m + 1, Counts::default());
+        }
+        day_models[m].add_event(tokens, cost);
+        if cost.is_none() {
+            let entry = self.unpriced[m].get_or_insert_with(|| UnpricedModel {
+                model: event.model.to_string(),
+                messages: 0,
+                total_tokens: 0,
+            });
+            entry.messages = entry.messages.saturating_add(1);
+            entry.total_tokens = entry.total_tokens.saturating_add(tokens.total());
+        }
+        if event.timestamp > self.week_start {
+            self.week.add_event(tokens, cost);
+            self.families
+                .entry(family)
+                .or_default()
+                .add_event(tokens, cost);
+        }
+    }
+}
+
 /// An event with its list-price cost (`None`: unpriced) and its model's family.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Priced<'a> {
@@ -339,17 +424,15 @@ pub(crate) fn since<'p, 'a>(
 struct Indexer<'a> {
     names: Vec<&'a str>,
     by_name: HashMap<&'a str, usize>,
-    /// The last string looked up (address and length) and its index: a repeat of the same
-    /// shared copy needs no hashing.
-    last: Option<(*const u8, usize, usize)>,
+    /// The index of each copy (address and length) seen: the reader shares one copy of each
+    /// string, so most lookups hash two words, not the string.
+    by_copy: HashMap<(usize, usize), usize, BuildHasherDefault<WordHasher>>,
 }
 
 impl<'a> Indexer<'a> {
     fn index(&mut self, name: &'a str) -> usize {
-        if let Some((ptr, len, index)) = self.last
-            && ptr == name.as_ptr()
-            && len == name.len()
-        {
+        let copy = (name.as_ptr() as usize, name.len());
+        if let Some(&index) = self.by_copy.get(&copy) {
             return index;
         }
         let next = self.names.len();
@@ -357,8 +440,35 @@ impl<'a> Indexer<'a> {
         if index == next {
             self.names.push(name);
         }
-        self.last = Some((name.as_ptr(), name.len(), index));
+        self.by_copy.insert(copy, index);
         index
+    }
+}
+
+/// A hasher for keys made of machine words (a multiply-rotate per word): not resistant to
+/// chosen keys, which addresses are not.
+#[derive(Debug, Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0 ^ word)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

@@ -546,6 +546,45 @@ fn input_order_does_not_matter() {
     );
 }
 
+/// Input in the reader's order is summed where it is, in one pass that checks the order; any
+/// break in that order (two neighbours swapped, events of the same instant in the other order,
+/// an event after `now` before earlier ones) sends it through the sort, with the same figures.
+#[test]
+fn input_almost_in_order_gives_the_same_figures() {
+    let mut events = mixed_events();
+    // Two events of one instant, told apart by their other fields only.
+    let instant = now() - TimeDelta::minutes(3);
+    events.push(event(instant, SONNET, 5, 1));
+    events.push(event(instant, SONNET, 7, 1));
+    events.sort_by(compare_events);
+    let tz = chrono_tz::Asia::Tokyo;
+    let expected = run(&events, now(), tz, Plan::Pro);
+    for i in 0..events.len() - 1 {
+        let mut swapped = events.clone();
+        swapped.swap(i, i + 1);
+        assert_eq!(run(&swapped, now(), tz, Plan::Pro), expected, "swap at {i}");
+    }
+    let later = event(now() + TimeDelta::minutes(1), OPUS, M, M);
+    for i in 0..=events.len() {
+        let mut with_later = events.clone();
+        with_later.insert(i, later.clone());
+        let got = run(&with_later, now(), tz, Plan::Pro);
+        assert_eq!(
+            got.events_after_now,
+            expected.events_after_now + 1,
+            "after-now event at {i}"
+        );
+        assert_eq!(
+            Assembly {
+                events_after_now: expected.events_after_now,
+                ..got
+            },
+            expected,
+            "after-now event at {i}"
+        );
+    }
+}
+
 const MODELS: &[&str] = &[
     SONNET,
     OPUS,
