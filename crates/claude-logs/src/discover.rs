@@ -29,14 +29,147 @@ type NodeId = (u64, u64);
 type NodeId = PathBuf;
 
 #[cfg(unix)]
-fn node_id(_path: &Path, metadata: &Metadata) -> Option<NodeId> {
-    use std::os::unix::fs::MetadataExt;
-    Some((metadata.dev(), metadata.ino()))
+fn node_id(_path: &Path, metadata: &FileMeta) -> Option<NodeId> {
+    metadata.identity
 }
 
 #[cfg(not(unix))]
-fn node_id(path: &Path, _metadata: &Metadata) -> Option<NodeId> {
+fn node_id(path: &Path, _metadata: &FileMeta) -> Option<NodeId> {
     fs::canonicalize(path).ok()
+}
+
+/// What a walk learns of a file or directory from its `stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    kind: MetaKind,
+    /// Device and inode numbers; `None` where the platform has none.
+    pub identity: Option<(u64, u64)>,
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time: seconds and nanoseconds since the Unix epoch (`(0, 0)` when the
+    /// platform does not tell).
+    pub modified: (i64, u32),
+    /// Change time (`ctime`; the modification time where there is none), when known.
+    pub changed: Option<(i64, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetaKind {
+    Dir,
+    File,
+    Other,
+}
+
+impl FileMeta {
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == MetaKind::Dir
+    }
+
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind == MetaKind::File
+    }
+}
+
+impl From<&Metadata> for FileMeta {
+    #[cfg(unix)]
+    fn from(m: &Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            kind: kind_of(m.file_type()),
+            identity: Some((m.dev(), m.ino())),
+            len: m.len(),
+            modified: (m.mtime(), m.mtime_nsec() as u32),
+            changed: u32::try_from(m.ctime_nsec())
+                .ok()
+                .map(|nanos| (m.ctime(), nanos)),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn from(m: &Metadata) -> Self {
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| {
+                (
+                    i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                    d.subsec_nanos(),
+                )
+            });
+        Self {
+            kind: kind_of(m.file_type()),
+            identity: None,
+            len: m.len(),
+            modified: modified.unwrap_or((0, 0)),
+            changed: modified,
+        }
+    }
+}
+
+fn kind_of(file_type: FileType) -> MetaKind {
+    if file_type.is_dir() {
+        MetaKind::Dir
+    } else if file_type.is_file() {
+        MetaKind::File
+    } else {
+        MetaKind::Other
+    }
+}
+
+/// A directory opened only to look its entries up (`O_PATH`): each `stat` of an entry then
+/// resolves one name, not the whole path again.
+#[cfg(unix)]
+struct OpenDir(rustix::fd::OwnedFd);
+
+#[cfg(unix)]
+impl OpenDir {
+    fn open(dir: &Path) -> Option<Self> {
+        use rustix::fs::{Mode, OFlags};
+        rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .map(OpenDir)
+    }
+
+    /// The entry `name`, not following a symbolic link.
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    fn stat(&self, name: &std::ffi::OsStr) -> io::Result<FileMeta> {
+        use rustix::fs::{AtFlags, FileType as RawType};
+        let st = rustix::fs::statat(&self.0, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let kind = match RawType::from_raw_mode(st.st_mode as _) {
+            RawType::Directory => MetaKind::Dir,
+            RawType::RegularFile => MetaKind::File,
+            _ => MetaKind::Other,
+        };
+        Ok(FileMeta {
+            kind,
+            identity: Some((st.st_dev as u64, st.st_ino as u64)),
+            len: st.st_size as u64,
+            modified: (st.st_mtime as i64, st.st_mtime_nsec as u32),
+            changed: Some((st.st_ctime as i64, st.st_ctime_nsec as u32)),
+        })
+    }
+}
+
+/// Where the platform has no `O_PATH`-like handle, entries are looked up by path.
+#[cfg(not(unix))]
+struct OpenDir;
+
+#[cfg(not(unix))]
+impl OpenDir {
+    fn open(_dir: &Path) -> Option<Self> {
+        None
+    }
+
+    fn stat(&self, _name: &std::ffi::OsStr) -> io::Result<FileMeta> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
 }
 
 /// Lists the transcript files under `roots` (each a directory holding `projects/`).
@@ -53,7 +186,7 @@ pub fn discover(roots: &[PathBuf]) -> Discovery {
 /// [`discover`], with the metadata of each listed file (`fs::metadata`, taken while walking),
 /// in the order of `Discovery::files`: a caller that compares files with what it saw before
 /// need not `stat` them again.
-pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<Metadata>) {
+pub fn discover_with_metadata(roots: &[PathBuf]) -> (Discovery, Vec<FileMeta>) {
     let (discovery, metadata, _) = discover_with_listings(roots, &Listings::default());
     (discovery, metadata)
 }
@@ -136,41 +269,26 @@ impl Listings {
 
     /// The listing of `dir` when it can stand for listing it again: same identity, same
     /// change time, and that time settled when it was listed.
-    fn reusable(&self, dir: &Path, metadata: &Metadata) -> Option<&Listing> {
-        let i = self
-            .dirs
-            .binary_search_by(|l| l.path.as_path().cmp(dir))
-            .ok()?;
+    ///
+    /// A walk enters directories in the order the listings are sorted in: `next`, the index
+    /// after the last one found, is tried first (one comparison of bytes), and only then a
+    /// search (component by component).
+    fn reusable(&self, dir: &Path, metadata: &FileMeta, next: &mut usize) -> Option<&Listing> {
+        let i = match self.dirs.get(*next) {
+            Some(l) if l.path.as_os_str() == dir.as_os_str() => *next,
+            _ => self
+                .dirs
+                .binary_search_by(|l| l.path.as_path().cmp(dir))
+                .ok()?,
+        };
+        *next = i + 1;
         let listing = &self.dirs[i];
-        let identity = identity(metadata)?;
-        let changed = changed(metadata)?;
+        // Without an identity, a directory replaced by another with the same time would pass.
+        let identity = metadata.identity?;
+        let changed = metadata.changed?;
         (listing.identity == identity && listing.changed == changed && self.settled(changed))
             .then_some(listing)
     }
-}
-
-#[cfg(unix)]
-fn identity(metadata: &Metadata) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    Some((metadata.dev(), metadata.ino()))
-}
-
-#[cfg(not(unix))]
-fn identity(_metadata: &Metadata) -> Option<(u64, u64)> {
-    // Without an identity, a directory replaced by another with the same time would pass.
-    None
-}
-
-#[cfg(unix)]
-fn changed(metadata: &Metadata) -> Option<(i64, u32)> {
-    use std::os::unix::fs::MetadataExt;
-    Some((metadata.ctime(), u32::try_from(metadata.ctime_nsec()).ok()?))
-}
-
-#[cfg(not(unix))]
-fn changed(metadata: &Metadata) -> Option<(i64, u32)> {
-    let since = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-    Some((i64::try_from(since.as_secs()).ok()?, since.subsec_nanos()))
 }
 
 /// [`discover_with_metadata`], listing again only the directories that changed since
@@ -178,7 +296,7 @@ fn changed(metadata: &Metadata) -> Option<(i64, u32)> {
 pub fn discover_with_listings(
     roots: &[PathBuf],
     previous: &Listings,
-) -> (Discovery, Vec<Metadata>, Listings) {
+) -> (Discovery, Vec<FileMeta>, Listings) {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or((0, 0), |d| {
@@ -198,6 +316,7 @@ pub fn discover_with_listings(
         found: Vec::new(),
         unreadable_dirs: 0,
         previous,
+        next_previous: 0,
         listings: Vec::new(),
     };
     let mut discovery = Discovery::default();
@@ -210,7 +329,7 @@ pub fn discover_with_listings(
         match fs::metadata(&projects) {
             Ok(metadata) if metadata.is_dir() => {
                 discovery.existing_roots.push(root.clone());
-                walker.walk(projects, &metadata);
+                walker.walk(projects, &FileMeta::from(&metadata));
             }
             Ok(_) => discovery.missing_roots.push(root.clone()),
             Err(e) if is_missing(&e) => discovery.missing_roots.push(root.clone()),
@@ -228,9 +347,12 @@ pub fn discover_with_listings(
         ..
     } = walker;
     discovery.unreadable_dirs += unreadable_dirs;
-    dirs.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    // Each root's walk enters its directories and lists its files in path order already; only
+    // several roots can interleave.
+    if !dirs.is_sorted_by(|a, b| a.path <= b.path) {
+        dirs.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     dirs.dedup_by(|a, b| a.path == b.path);
-    // Each root's walk lists its files in path order already; only several roots can interleave.
     if !found.is_sorted_by(|a, b| a.0 <= b.0) {
         found.sort_by(|a, b| a.0.cmp(&b.0));
     }
@@ -250,7 +372,7 @@ pub fn discover_with_listings(
 }
 
 /// A file found: its path, identity and metadata.
-type Found = (PathBuf, Option<NodeId>, Metadata);
+type Found = (PathBuf, Option<NodeId>, FileMeta);
 
 fn is_missing(e: &io::Error) -> bool {
     matches!(
@@ -266,6 +388,8 @@ struct Walker<'a> {
     unreadable_dirs: usize,
     /// The listings of an earlier walk, reused for directories that did not change.
     previous: &'a Listings,
+    /// The index in `previous` after the last listing reused.
+    next_previous: usize,
     /// This walk's listings.
     listings: Vec<Listing>,
 }
@@ -273,30 +397,32 @@ struct Walker<'a> {
 impl Walker<'_> {
     /// Walks `top` depth first, each directory's entries in name order, so that files come
     /// out sorted by path (component by component) without sorting the whole list.
-    fn walk(&mut self, top: PathBuf, top_metadata: &Metadata) {
+    fn walk(&mut self, top: PathBuf, top_metadata: &FileMeta) {
         if !enter(&top, top_metadata, &mut self.visited) {
             return;
         }
         // Directories being walked, each with its entries still to visit (in reverse name
-        // order, so that `pop` gives the next one).
-        let mut stack: Vec<(PathBuf, Vec<Entry>)> = Vec::new();
-        if let Some(entries) = self.entries(&top, top_metadata) {
-            stack.push((top, entries));
+        // order, so that `pop` gives the next one) and, when its listing was reused, a handle
+        // to look them up by name.
+        let mut stack: Vec<(PathBuf, Vec<Entry>, Option<OpenDir>)> = Vec::new();
+        if let Some((entries, open)) = self.entries(&top, top_metadata) {
+            stack.push((top, entries, open));
         }
-        while let Some((dir, entries)) = stack.last_mut() {
+        while let Some((dir, entries, open)) = stack.last_mut() {
             let Some(Entry { name, kind, entry }) = entries.pop() else {
                 stack.pop();
                 continue;
             };
             let path = dir.join(&name);
             // Only directories, transcripts and symlinks (which may point at either) are
-            // listed, and each needs a `stat`; an entry just listed is looked up relative to
-            // its open directory, not by path.
-            let metadata = match (kind, entry) {
+            // listed, and each needs a `stat`; an entry is looked up relative to its
+            // directory (listed just now, or opened for the purpose), not by path.
+            let metadata = match (kind, entry, open) {
                 // Follows the link; a dangling one is skipped.
-                (EntryKind::Symlink, _) => fs::metadata(&path),
-                (_, Some(entry)) => entry.metadata(),
-                (_, None) => fs::symlink_metadata(&path),
+                (EntryKind::Symlink, _, _) => fs::metadata(&path).map(|m| FileMeta::from(&m)),
+                (_, Some(entry), _) => entry.metadata().map(|m| FileMeta::from(&m)),
+                (_, None, Some(open)) => open.stat(&name),
+                (_, None, None) => fs::symlink_metadata(&path).map(|m| FileMeta::from(&m)),
             };
             let metadata = match metadata {
                 Ok(metadata) => metadata,
@@ -308,9 +434,9 @@ impl Walker<'_> {
             };
             if metadata.is_dir() {
                 if enter(&path, &metadata, &mut self.visited)
-                    && let Some(entries) = self.entries(&path, &metadata)
+                    && let Some((entries, open)) = self.entries(&path, &metadata)
                 {
-                    stack.push((path, entries));
+                    stack.push((path, entries, open));
                 }
             } else if metadata.is_file() && is_jsonl(&name) {
                 let id = node_id(&path, &metadata);
@@ -322,26 +448,31 @@ impl Walker<'_> {
     /// The entries of `dir`, in reverse name order: from the earlier walk's listing when
     /// the directory did not change, else listed now. Either way recorded in this walk's
     /// listings.
-    fn entries(&mut self, dir: &Path, metadata: &Metadata) -> Option<Vec<Entry>> {
-        if let Some(listing) = self.previous.reusable(dir, metadata) {
+    fn entries(
+        &mut self,
+        dir: &Path,
+        metadata: &FileMeta,
+    ) -> Option<(Vec<Entry>, Option<OpenDir>)> {
+        if let Some(listing) = self
+            .previous
+            .reusable(dir, metadata, &mut self.next_previous)
+        {
             self.listings.push(listing.clone());
-            return Some(
-                listing
-                    .entries
-                    .iter()
-                    .rev()
-                    .map(|(name, kind)| Entry {
-                        name: name.clone(),
-                        kind: *kind,
-                        entry: None,
-                    })
-                    .collect(),
-            );
+            let entries = listing
+                .entries
+                .iter()
+                .rev()
+                .map(|(name, kind)| Entry {
+                    name: name.clone(),
+                    kind: *kind,
+                    entry: None,
+                })
+                .collect();
+            return Some((entries, OpenDir::open(dir)));
         }
         let (entries, complete) = list(dir, &mut self.unreadable_dirs)?;
         // Only a whole listing is kept: one cut short by an error is made again next time.
-        if complete && let (Some(identity), Some(changed)) = (identity(metadata), changed(metadata))
-        {
+        if complete && let (Some(identity), Some(changed)) = (metadata.identity, metadata.changed) {
             self.listings.push(Listing {
                 path: dir.to_path_buf(),
                 identity,
@@ -353,7 +484,7 @@ impl Walker<'_> {
                     .collect(),
             });
         }
-        Some(entries)
+        Some((entries, None))
     }
 }
 
@@ -427,7 +558,7 @@ fn list(dir: &Path, unreadable_dirs: &mut usize) -> Option<(Vec<Entry>, bool)> {
 }
 
 /// Marks a directory as visited; false when it was already.
-fn enter(dir: &Path, metadata: &Metadata, visited: &mut HashSet<NodeId>) -> bool {
+fn enter(dir: &Path, metadata: &FileMeta, visited: &mut HashSet<NodeId>) -> bool {
     match node_id(dir, metadata) {
         Some(id) => visited.insert(id),
         // Without an identity a loop cannot be detected: only enter real directories.
@@ -450,8 +581,41 @@ mod tests {
         let roots = [dir.path().to_path_buf(), dir.path().to_path_buf()];
         let (discovery, metadata) = discover_with_metadata(&roots);
         assert_eq!(discovery, discover(&roots));
-        let lens: Vec<u64> = metadata.iter().map(Metadata::len).collect();
+        let lens: Vec<u64> = metadata.iter().map(|m| m.len).collect();
         assert_eq!(lens, [1, 3, 4]);
+    }
+
+    /// An entry of a reused listing is looked up by name in its opened directory; what that
+    /// gives is what listing the directory gives (the ledger compares the two across runs).
+    #[cfg(unix)]
+    #[test]
+    fn a_reused_listing_gives_the_same_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let projects = dir.path().join("projects");
+        for (file, len) in [
+            ("p/a.jsonl", 3),
+            ("p/s/subagents/agent-1.jsonl", 5),
+            ("q/b.jsonl", 0),
+        ] {
+            let path = projects.join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, vec![b'x'; len]).unwrap();
+        }
+        std::os::unix::fs::symlink(projects.join("q"), projects.join("r")).unwrap();
+        let roots = [dir.path().to_path_buf()];
+        let (fresh, fresh_meta, mut listings) =
+            discover_with_listings(&roots, &Listings::default());
+        // As if listed well after the directories' last change.
+        listings.started.0 += 1800;
+        let (reused, reused_meta, relisted) = discover_with_listings(&roots, &listings);
+        assert_eq!(reused, fresh);
+        assert_eq!(reused_meta, fresh_meta);
+        assert_eq!(relisted.dirs, listings.dirs, "every listing was reused");
+        assert_eq!(
+            fresh_meta.iter().map(|m| m.len).collect::<Vec<_>>(),
+            [3, 5, 0]
+        );
+        assert!(fresh_meta.iter().all(|m| m.is_file() && !m.is_dir()));
     }
 
     fn names(discovery: &Discovery, root: &Path) -> Vec<String> {

@@ -88,8 +88,8 @@ mod scan;
 
 pub use dedup::{Dedup, Record, ResponseKey, compare_events};
 pub use discover::{
-    Discovery, EntryKind, Listing, Listings, MAX_AGE, SETTLED, discover, discover_with_listings,
-    discover_with_metadata,
+    Discovery, EntryKind, FileMeta, Listing, Listings, MAX_AGE, SETTLED, discover,
+    discover_with_listings, discover_with_metadata,
 };
 pub use event::{Speed, TokenCounts, UsageEvent};
 pub use hash::fnv1a_128;

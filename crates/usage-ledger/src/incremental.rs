@@ -1,14 +1,14 @@
 //! One incremental scan: find what changed, read only that, record it, count everything.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use claude_logs::{
-    Dedup, FileReader, FileStats, Interner, Listings, Record, ScanOptions, ScanStats, UsageEvent,
-    discover_with_listings, fnv1a_128,
+    Dedup, FileMeta, FileReader, FileStats, Interner, Listings, Record, ScanOptions, ScanStats,
+    UsageEvent, discover_with_listings, fnv1a_128,
 };
 
 use crate::cache::{self, Key};
@@ -26,30 +26,13 @@ struct Stat {
 }
 
 impl Stat {
-    #[cfg(unix)]
-    fn of(m: &Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
+    fn of(m: &FileMeta) -> Self {
         Self {
-            identity: Identity {
-                dev: m.dev(),
-                ino: m.ino(),
-            },
-            size: m.len(),
-            mtime: (m.mtime(), m.mtime_nsec() as u32),
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn of(m: &Metadata) -> Self {
-        let mtime = m
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()));
-        Self {
-            identity: Identity::default(),
-            size: m.len(),
-            mtime,
+            identity: m
+                .identity
+                .map_or_else(Identity::default, |(dev, ino)| Identity { dev, ino }),
+            size: m.len,
+            mtime: m.modified,
         }
     }
 }
@@ -633,7 +616,7 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
         return Err(not_a_file());
     }
     let mut file = File::open(&job.path)?;
-    let meta = file.metadata()?;
+    let meta = FileMeta::from(&file.metadata()?);
     if !meta.is_file() {
         return Err(not_a_file());
     }
