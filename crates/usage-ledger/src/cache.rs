@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use claude_logs::{Dedup, Record, UsageEvent, compare_events};
 
-use crate::format::{EVENT_BYTES, Strings, decode_event, message_id, put_event};
+use crate::format::{Days, EVENT_BYTES, Strings, decode_event, message_id, put_event};
 
 const MAGIC: [u8; 8] = *b"AIOSKEPT";
 const VERSION: u32 = 1;
@@ -182,6 +182,7 @@ impl Cache {
         let mut ids = Vec::with_capacity(self.count);
         let mut marks = Vec::with_capacity(self.count / PIECE_RECORDS + 1);
         let mut sum = Checksum::new();
+        let mut days = Days::default();
         let mut buf = vec![0u8; PIECE.min(left)];
         let mut record = 0;
         while left > 0 {
@@ -191,7 +192,7 @@ impl Cache {
             marks.push(sum.clone());
             sum.update(piece);
             for slot in piece.chunks_exact(EVENT_BYTES) {
-                events.push(decode_event(slot, strings)?.event);
+                events.push(decode_event(slot, strings, &mut days)?.event);
                 ids.push(message_id(slot).map_or(0, fold));
             }
             left -= piece.len();
@@ -244,6 +245,7 @@ pub(crate) fn merge(
     // with the added ones; the others stay as they are.
     let mut removed: Vec<usize> = Vec::new();
     let mut dedup = Dedup::new();
+    let mut days = Days::default();
     let mut slot = [0u8; EVENT_BYTES];
     for (i, id) in folded.iter().enumerate() {
         // A record without a key folds to 0 like any other: a match is only a candidate,
@@ -251,7 +253,7 @@ pub(crate) fn merge(
         if ids_folded.contains(id) {
             cache.read_at(i, &mut slot).ok()?;
             if message_id(&slot).is_some_and(|id| ids.contains(&id)) {
-                dedup.insert(decode_event(&slot, strings)?);
+                dedup.insert(decode_event(&slot, strings, &mut days)?);
                 removed.push(i);
             }
         }

@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use claude_logs::{FileStats, Record, ResponseKey, SkippedLines, Speed, TokenCounts, UsageEvent};
 
 use crate::crc::{Crc32, crc32};
@@ -595,8 +595,9 @@ fn decode_events(p: &[u8], strings: &Strings) -> Option<(u32, Vec<Record>)> {
     let (id, count) = events_shape(p)?;
     let body = &p[8..];
     let mut records = Vec::with_capacity(count);
+    let mut days = Days::default();
     for b in body.chunks_exact(EVENT_BYTES) {
-        records.push(decode_event(b, strings)?);
+        records.push(decode_event(b, strings, &mut days)?);
     }
     Some((id, records))
 }
@@ -606,8 +607,37 @@ pub(crate) fn message_id(b: &[u8]) -> Option<u128> {
     (b[24] & FLAG_KEY != 0).then(|| u128_at(b, 25))
 }
 
+/// Turns seconds and nanoseconds since the Unix epoch into a time as
+/// `DateTime::from_timestamp` does, remembering the date of the last day seen: records come
+/// in time order, and finding a day's date is most of that work.
+#[derive(Debug, Default)]
+pub(crate) struct Days {
+    last: Option<(i64, NaiveDate)>,
+}
+
+impl Days {
+    /// The days from 0001-01-01 (day 1) to 1970-01-01.
+    const EPOCH_FROM_CE: i64 = 719_163;
+
+    pub(crate) fn at(&mut self, secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
+        let day = secs.div_euclid(86_400);
+        let date = match self.last {
+            Some((last, date)) if last == day => date,
+            _ => {
+                let from_ce = i32::try_from(day.checked_add(Self::EPOCH_FROM_CE)?).ok()?;
+                let date = NaiveDate::from_num_days_from_ce_opt(from_ce)?;
+                self.last = Some((day, date));
+                date
+            }
+        };
+        let time =
+            NaiveTime::from_num_seconds_from_midnight_opt(secs.rem_euclid(86_400) as u32, nanos)?;
+        Some(date.and_time(time).and_utc())
+    }
+}
+
 /// Decodes one usage record (`EVENT_BYTES` bytes).
-pub(crate) fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
+pub(crate) fn decode_event(b: &[u8], strings: &Strings, days: &mut Days) -> Option<Record> {
     let optional = |id: u32| -> Option<Option<Arc<str>>> {
         if id == NO_STRING {
             Some(None)
@@ -623,7 +653,7 @@ pub(crate) fn decode_event(b: &[u8], strings: &Strings) -> Option<Record> {
     let t = |i: usize| u64_at(b, 57 + 8 * i);
     Some(Record {
         event: UsageEvent {
-            timestamp: DateTime::from_timestamp(u64_at(b, 0) as i64, u32_at(b, 8))?,
+            timestamp: days.at(u64_at(b, 0) as i64, u32_at(b, 8))?,
             model: Arc::clone(strings.get(u32_at(b, 12))?),
             tokens: TokenCounts {
                 input: t(0),
@@ -894,6 +924,51 @@ fn new_ledger_id() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Days::at` gives what `DateTime::from_timestamp` gives, for times in any order, the
+    /// ends of the range, leap-second nanoseconds and out-of-range values included.
+    #[test]
+    fn days_give_what_from_timestamp_gives() {
+        let mut days = Days::default();
+        let mut secs: Vec<i64> = vec![
+            0,
+            -1,
+            86_399,
+            86_400,
+            -86_400,
+            -86_401,
+            1_764_000_000,
+            1_764_000_059,
+            1_764_028_799,
+            1_764_028_800,
+            i64::MIN,
+            i64::MAX,
+            8_210_298_412_799,
+            8_210_298_412_800,
+            -62_135_596_800,
+            -62_135_596_801,
+            -8_334_632_851_200,
+            -8_334_632_851_201,
+        ];
+        secs.extend((0..2000).map(|i| 1_700_000_000 + i * 3_607));
+        secs.extend((0..200).map(|i| 1_700_000_000 - i * 86_400 * 7));
+        for &s in &secs {
+            for nanos in [
+                0,
+                1,
+                999_999_999,
+                1_000_000_000,
+                1_500_000_000,
+                2_000_000_000,
+            ] {
+                assert_eq!(
+                    days.at(s, nanos),
+                    DateTime::from_timestamp(s, nanos),
+                    "{s} {nanos}"
+                );
+            }
+        }
+    }
 
     fn record(i: u64, project: Option<&str>) -> Record {
         Record {
