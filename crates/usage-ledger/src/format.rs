@@ -115,7 +115,7 @@ impl Strings {
         (id, Arc::clone(s), true)
     }
 
-    fn push(&mut self, s: Arc<str>) -> u32 {
+    pub(crate) fn push(&mut self, s: Arc<str>) -> u32 {
         let id = self.list.len() as u32;
         self.index.entry(Arc::clone(&s)).or_insert(id);
         self.list.push(s);
@@ -148,6 +148,9 @@ pub(crate) struct Entry {
     pub(crate) records: Vec<Record>,
     /// Whole `EVENTS` frames in the ledger file, with their record counts.
     pub(crate) frames: Vec<(Range<usize>, usize)>,
+    /// In a light state (loaded from a checkpoint), how many records the file has in the
+    /// ledger whose frames are not known yet (see `State::ensure_frames`).
+    pub(crate) unloaded: usize,
 }
 
 /// The ledger's content.
@@ -167,6 +170,9 @@ pub(crate) struct State {
     pub(crate) len: u64,
     /// The ledger file, where `frames` are read from.
     pub(crate) source: Option<std::fs::File>,
+    /// Loaded from a checkpoint: the positions of the records in the ledger (`frames`) are
+    /// not known yet, only how many each file has (`Entry::unloaded`).
+    pub(crate) light: bool,
 }
 
 /// A change to the state, as written in one record.
@@ -227,7 +233,9 @@ impl State {
                 .as_ref()
                 .map_or(0, |s| path_bytes(&s.path).len());
             total += (FRAME_OVERHEAD + FILE_FIXED_BYTES + path) as u64;
-            let records = entry.records.len() + entry.frames.iter().map(|f| f.1).sum::<usize>();
+            let records = entry.records.len()
+                + entry.frames.iter().map(|f| f.1).sum::<usize>()
+                + entry.unloaded;
             total += (records * EVENT_BYTES) as u64;
             let frames = records.div_ceil(EVENTS_PER_FRAME);
             total += (frames * (FRAME_OVERHEAD + 8)) as u64;
@@ -238,11 +246,67 @@ impl State {
         total + (FRAME_OVERHEAD + 8) as u64
     }
 
-    /// Decodes every file's `frames` (read from `source`) into its `records`. A frame that
-    /// cannot be read, fails its checksum or does not decode is dropped with a warning;
-    /// returns how many were.
-    pub(crate) fn materialize(&mut self) -> usize {
-        match self.source.take() {
+    /// How many records each file has (decoded, in frames, or not loaded), by file id.
+    pub(crate) fn record_counts(&self) -> Vec<(u32, u64)> {
+        self.files
+            .iter()
+            .map(|(&id, e)| {
+                let framed: usize = e.frames.iter().map(|f| f.1).sum();
+                (id, (e.records.len() + framed + e.unloaded) as u64)
+            })
+            .collect()
+    }
+
+    /// In a light state, finds where each file's records are in the ledger (`source`, the
+    /// file `roots` describe) by replaying it up to the length the state stands for; their
+    /// checksums are not checked again (the run that wrote the checkpoint did). A file whose
+    /// records cannot be found again (the ledger was damaged in place since) loses them, with a
+    /// warning; returns how many did.
+    pub(crate) fn ensure_frames(&mut self, roots: &[u8]) -> usize {
+        if !self.light {
+            return 0;
+        }
+        self.light = false;
+        let replayed = self.source.as_ref().and_then(|mut file| {
+            file.seek(SeekFrom::Start(0)).ok()?;
+            replay(file, self.len, roots, self.len).ok()
+        });
+        let mut replayed = replayed
+            .filter(|r| r.valid_len as u64 == self.len && r.state.ledger_id == self.ledger_id)
+            .map(|r| r.state);
+        let mut lost = 0;
+        for (id, entry) in &mut self.files {
+            if entry.unloaded == 0 {
+                continue;
+            }
+            let frames = replayed
+                .as_mut()
+                .and_then(|r| r.files.get_mut(id))
+                .map(|e| std::mem::take(&mut e.frames))
+                .filter(|frames| frames.iter().map(|f| f.1).sum::<usize>() == entry.unloaded);
+            match frames {
+                Some(frames) => entry.frames.extend(frames),
+                None => lost += 1,
+            }
+            entry.unloaded = 0;
+        }
+        if lost > 0 {
+            tracing::warn!(
+                files = lost,
+                "the usage ledger changed in place since the last run; the records of these \
+                 files are dropped"
+            );
+        }
+        lost
+    }
+
+    /// Decodes every file's `frames` (read from `source`) into its `records`, first finding
+    /// them in a light state (`roots`: see [`State::ensure_frames`]). A frame that cannot be
+    /// read, fails its checksum or does not decode is dropped with a warning; returns how many
+    /// were.
+    pub(crate) fn materialize(&mut self, roots: &[u8]) -> usize {
+        let lost = self.ensure_frames(roots);
+        lost + match self.source.take() {
             Some(mut file) => {
                 let failed = self.materialize_from(&mut file);
                 self.source = Some(file);
@@ -559,7 +623,7 @@ pub(crate) fn path_from(bytes: &[u8]) -> Option<PathBuf> {
     std::str::from_utf8(bytes).ok().map(PathBuf::from)
 }
 
-fn decode_file(p: &[u8]) -> Option<(u32, FileState)> {
+pub(crate) fn decode_file(p: &[u8]) -> Option<(u32, FileState)> {
     if p.len() < FILE_FIXED_BYTES {
         return None;
     }
@@ -676,6 +740,25 @@ pub(crate) fn decode_event(b: &[u8], strings: &Strings, days: &mut Days) -> Opti
     })
 }
 
+/// The payload of a `FILE` record: file `id` in state `s`.
+pub(crate) fn file_payload(p: &mut Vec<u8>, id: u32, s: &FileState) {
+    let start = p.len();
+    p.extend_from_slice(&id.to_le_bytes());
+    p.extend_from_slice(&s.identity.dev.to_le_bytes());
+    p.extend_from_slice(&s.identity.ino.to_le_bytes());
+    p.extend_from_slice(&s.size.to_le_bytes());
+    p.extend_from_slice(&s.mtime.0.to_le_bytes());
+    p.extend_from_slice(&s.mtime.1.to_le_bytes());
+    p.extend_from_slice(&s.offset.to_le_bytes());
+    p.extend_from_slice(&s.fp_len.to_le_bytes());
+    p.extend_from_slice(&s.fp.to_le_bytes());
+    p.push(if s.open_line { FILE_FLAG_OPEN_LINE } else { 0 });
+    put_stats(p, &s.committed);
+    put_stats(p, &s.unconsumed);
+    debug_assert_eq!(p.len() - start, FILE_FIXED_BYTES);
+    p.extend_from_slice(path_bytes(&s.path));
+}
+
 /// Builds a run of records (a transaction, or a whole compacted ledger).
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
@@ -718,20 +801,7 @@ impl Writer {
     pub(crate) fn file(&mut self, id: u32, s: &FileState) {
         let mut p = std::mem::take(&mut self.scratch);
         p.clear();
-        p.extend_from_slice(&id.to_le_bytes());
-        p.extend_from_slice(&s.identity.dev.to_le_bytes());
-        p.extend_from_slice(&s.identity.ino.to_le_bytes());
-        p.extend_from_slice(&s.size.to_le_bytes());
-        p.extend_from_slice(&s.mtime.0.to_le_bytes());
-        p.extend_from_slice(&s.mtime.1.to_le_bytes());
-        p.extend_from_slice(&s.offset.to_le_bytes());
-        p.extend_from_slice(&s.fp_len.to_le_bytes());
-        p.extend_from_slice(&s.fp.to_le_bytes());
-        p.push(if s.open_line { FILE_FLAG_OPEN_LINE } else { 0 });
-        put_stats(&mut p, &s.committed);
-        put_stats(&mut p, &s.unconsumed);
-        debug_assert_eq!(p.len(), FILE_FIXED_BYTES);
-        p.extend_from_slice(path_bytes(&s.path));
+        file_payload(&mut p, id, s);
         self.frame(KIND_FILE, &p);
         self.scratch = p;
     }

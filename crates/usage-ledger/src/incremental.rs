@@ -12,6 +12,7 @@ use claude_logs::{
 };
 
 use crate::cache::{self, Key};
+use crate::checkpoint;
 use crate::dirs;
 use crate::format::{FINGERPRINT_BYTES, FileState, Identity, Op, State, Writer, write_snapshot};
 use crate::store::{self, Location, Sink};
@@ -106,6 +107,7 @@ pub(crate) fn run(
                 mut state,
                 sink,
                 rebuilt,
+                from_checkpoint,
             },
         loaded_key,
         cache_matches,
@@ -284,7 +286,7 @@ pub(crate) fn run(
     // and the cache names strings by number, so it is then written whole from the new ledger.
     let fast = cache_matches && !removed && !compact;
     if compact || !fast {
-        state.materialize();
+        state.materialize(&loc.roots);
     }
     stats.compacted = compact && matches!(sink, Sink::Append { .. });
     let saving = save(&loc, sink, &mut state, &w.buf, compact, cold);
@@ -295,6 +297,8 @@ pub(crate) fn run(
     // ledger's write fail, the cache is removed below. A cache with a key no ledger has is
     // never used, so one left by a run killed in between does no harm.
     let saved = saving.key();
+    // For the checkpoint: how many records each file now has in the ledger.
+    let record_counts = state.record_counts();
     if cold {
         // The kept records are known; the per-file ones are on disk and not needed again.
         for entry in state.files.values_mut() {
@@ -340,7 +344,7 @@ pub(crate) fn run(
             let kept = match read_kept {
                 Some(kept) => kept,
                 None => {
-                    state.materialize();
+                    state.materialize(&loc.roots);
                     let mut dedup = Dedup::new();
                     for entry in state.files.values_mut() {
                         dedup.extend(std::mem::take(&mut entry.records));
@@ -361,6 +365,14 @@ pub(crate) fn run(
     let written = saving.finish(&loc);
     if written.is_none() && saved.is_some() {
         cache::remove(&loc.kept);
+    }
+    // The state of the ledger now on disk, so that the next run need not replay it; not
+    // written again when it was loaded from there and nothing changed.
+    if let Some(key) = written
+        && !(from_checkpoint && key == loaded_key)
+        && let Err(e) = checkpoint::write(&loc.checkpoint, key, &state, &record_counts)
+    {
+        tracing::debug!(error = %e, "cannot write the ledger's checkpoint");
     }
     stats.saved = written.is_some();
     tracing::debug!(saved = stats.saved, "usage ledger saved");

@@ -21,7 +21,9 @@
 //! # A run
 //!
 //! 1. Take the lock (`ledger-<key>.lock`, exclusive, polled up to
-//!    [`LedgerOptions::lock_timeout`]); load the ledger.
+//!    [`LedgerOptions::lock_timeout`]); load the ledger: from its checkpoint
+//!    (`ledger-<key>.ckpt`, the state the last run left, without the positions of the usage
+//!    records) when that names the ledger's id and length, else by replaying it.
 //! 2. [`claude_logs::discover`] the transcripts and `stat` each one (beside the load, on a
 //!    thread of its own). A directory that did not change since the last walk is not listed
 //!    again: its entries come from `ledger-<key>.dirs` (see
@@ -90,6 +92,7 @@
 
 mod bytes;
 mod cache;
+mod checkpoint;
 mod crc;
 mod dirs;
 mod format;

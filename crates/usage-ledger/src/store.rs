@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use claude_logs::fnv1a_128;
 
+use crate::checkpoint;
 use crate::format::{self, HeaderProblem, Replayed, State, VERSION};
 use crate::{LedgerError, RebuildReason};
 
@@ -21,6 +22,8 @@ pub(crate) struct Location {
     pub(crate) kept: PathBuf,
     /// The directory listings of the last walk.
     pub(crate) dirs: PathBuf,
+    /// The state of the ledger as the last run left it.
+    pub(crate) checkpoint: PathBuf,
     /// The normalized roots, as written in the header.
     pub(crate) roots: Vec<u8>,
 }
@@ -37,6 +40,7 @@ impl Location {
             aside: name("bad"),
             kept: name("kept"),
             dirs: name("dirs"),
+            checkpoint: name("ckpt"),
             roots,
         }
     }
@@ -149,6 +153,8 @@ pub(crate) struct Loaded {
     pub(crate) state: State,
     pub(crate) sink: Sink,
     pub(crate) rebuilt: Option<RebuildReason>,
+    /// The state came from the checkpoint (light), not from a replay of the ledger.
+    pub(crate) from_checkpoint: bool,
 }
 
 /// Loads the ledger at `loc`. Never fails: a ledger that cannot be used is moved aside and
@@ -160,6 +166,7 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
         state: State::default(),
         sink: Sink::Fresh,
         rebuilt,
+        from_checkpoint: false,
     };
     let mut file = match OpenOptions::new().read(true).write(true).open(&loc.ledger) {
         Ok(file) => file,
@@ -178,6 +185,19 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
         ])),
         _ => None,
     };
+    // A checkpoint of exactly this ledger (its id, format and length) stands for a replay.
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if let Some(id) = id.filter(|_| version == VERSION)
+        && let Some(mut state) = checkpoint::read(&loc.checkpoint, id, len)
+    {
+        state.source = file.try_clone().ok();
+        return Loaded {
+            state,
+            sink: Sink::Append { file, len },
+            rebuilt: None,
+            from_checkpoint: true,
+        };
+    }
     let trusted = match (verified, id) {
         (Some((verified_id, upto)), Some(id)) if verified_id == id && upto <= len => upto,
         _ => 0,
@@ -204,6 +224,7 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
                 state: State::default(),
                 sink: Sink::Nowhere,
                 rebuilt: None,
+                from_checkpoint: false,
             };
         }
         Err(HeaderProblem::Version(v)) => return rebuild(loc, RebuildReason::OldVersion(v)),
@@ -225,6 +246,9 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
                 "dropping the unfinished last run from the usage ledger"
             );
         }
+        // A checkpoint stands for a ledger by its id and length: one the ledger once had
+        // must not match again should the cut ledger grow back to that length.
+        checkpoint::remove(&loc.checkpoint);
         if let Err(e) = file.set_len(valid_len).and_then(|()| file.sync_data()) {
             return rebuild(loc, RebuildReason::Unreadable(e.to_string()));
         }
@@ -237,6 +261,7 @@ pub(crate) fn load(loc: &Location, verified: Option<(u64, u64)>) -> Loaded {
             len: valid_len,
         },
         rebuilt: None,
+        from_checkpoint: false,
     }
 }
 
@@ -255,6 +280,7 @@ fn rebuild(loc: &Location, reason: RebuildReason) -> Loaded {
         state: State::default(),
         sink: Sink::Fresh,
         rebuilt: Some(reason),
+        from_checkpoint: false,
     }
 }
 

@@ -282,3 +282,29 @@ fn a_new_ledger_that_cannot_be_written_leaves_no_cache_for_it() {
         assert_eq!(again.ledger.files_read, 0, "{stage}");
     }
 }
+
+/// The ledger cut at every record boundary, with the checkpoint and the kept-records cache of
+/// the whole ledger beside it: only the whole ledger matches them, and every run (and the one
+/// after it) gives the totals of a full scan.
+#[test]
+fn a_cut_ledger_with_a_newer_checkpoint_beside_it() {
+    let tree = three_runs();
+    let good = std::fs::read(tree.ledger()).unwrap();
+    let kept = std::fs::read(tree.ledger().with_extension("kept")).unwrap();
+    let checkpoint = std::fs::read(tree.ledger().with_extension("ckpt")).unwrap();
+    for (i, cut) in boundaries(&good).into_iter().enumerate() {
+        let state = tree.dir.path().join(format!("k{i}"));
+        let path = usage_ledger::ledger_path(&state, &tree.roots());
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(&path, &good[..cut]).unwrap();
+        std::fs::write(path.with_extension("kept"), &kept).unwrap();
+        std::fs::write(path.with_extension("ckpt"), &checkpoint).unwrap();
+        let run = scan_incremental(&state, &tree.roots(), &options()).unwrap();
+        tree.assert_parity(&run);
+        assert!(run.ledger.saved, "cut {cut}");
+        let again = scan_incremental(&state, &tree.roots(), &options()).unwrap();
+        tree.assert_parity(&again);
+        assert_eq!(again.ledger.bytes_read, 0, "cut {cut}");
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+}
