@@ -126,13 +126,15 @@ struct OpenDir(rustix::fd::OwnedFd);
 
 #[cfg(unix)]
 impl OpenDir {
-    fn open(dir: &Path) -> Option<Self> {
+    /// Opens `dir`: as the entry `name` of `parent` when its parent is open (one name to
+    /// resolve), else by its path.
+    fn open(dir: &Path, parent: Option<(&OpenDir, &std::ffi::OsStr)>) -> Option<Self> {
         use rustix::fs::{Mode, OFlags};
-        rustix::fs::open(
-            dir,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        match parent {
+            Some((parent, name)) => rustix::fs::openat(&parent.0, name, flags, Mode::empty()),
+            None => rustix::fs::open(dir, flags, Mode::empty()),
+        }
         .ok()
         .map(OpenDir)
     }
@@ -163,7 +165,7 @@ struct OpenDir;
 
 #[cfg(not(unix))]
 impl OpenDir {
-    fn open(_dir: &Path) -> Option<Self> {
+    fn open(_dir: &Path, _parent: Option<(&OpenDir, &std::ffi::OsStr)>) -> Option<Self> {
         None
     }
 
@@ -321,6 +323,7 @@ pub fn discover_with_listings(
     };
     let mut discovery = Discovery::default();
     let mut seen_roots: HashSet<&Path> = HashSet::new();
+    let mut walked = 0;
     for root in roots {
         if !seen_roots.insert(root.as_path()) {
             continue;
@@ -330,6 +333,7 @@ pub fn discover_with_listings(
             Ok(metadata) if metadata.is_dir() => {
                 discovery.existing_roots.push(root.clone());
                 walker.walk(projects, &FileMeta::from(&metadata));
+                walked += 1;
             }
             Ok(_) => discovery.missing_roots.push(root.clone()),
             Err(e) if is_missing(&e) => discovery.missing_roots.push(root.clone()),
@@ -347,14 +351,16 @@ pub fn discover_with_listings(
         ..
     } = walker;
     discovery.unreadable_dirs += unreadable_dirs;
-    // Each root's walk enters its directories and lists its files in path order already; only
-    // several roots can interleave.
-    if !dirs.is_sorted_by(|a, b| a.path <= b.path) {
+    // One root's walk enters its directories and lists its files in path order, each path
+    // once; only several roots can interleave, or reach one path twice.
+    let several = walked > 1;
+    if several {
         dirs.sort_by(|a, b| a.path.cmp(&b.path));
-    }
-    dirs.dedup_by(|a, b| a.path == b.path);
-    if !found.is_sorted_by(|a, b| a.0 <= b.0) {
+        dirs.dedup_by(|a, b| a.path == b.path);
         found.sort_by(|a, b| a.0.cmp(&b.0));
+    } else {
+        debug_assert!(dirs.is_sorted_by(|a, b| a.path < b.path));
+        debug_assert!(found.is_sorted_by(|a, b| a.0 < b.0));
     }
     let mut seen_files: HashSet<NodeId> = HashSet::new();
     let mut metadata = Vec::with_capacity(found.len());
@@ -363,7 +369,7 @@ pub fn discover_with_listings(
             Some(id) => seen_files.insert(id),
             None => true,
         };
-        if new && discovery.files.last() != Some(&path) {
+        if new && !(several && discovery.files.last() == Some(&path)) {
             discovery.files.push(path);
             metadata.push(meta);
         }
@@ -405,7 +411,7 @@ impl Walker<'_> {
         // order, so that `pop` gives the next one) and, when its listing was reused, a handle
         // to look them up by name.
         let mut stack: Vec<(PathBuf, Vec<Entry>, Option<OpenDir>)> = Vec::new();
-        if let Some((entries, open)) = self.entries(&top, top_metadata) {
+        if let Some((entries, open)) = self.entries(&top, top_metadata, None) {
             stack.push((top, entries, open));
         }
         while let Some((dir, entries, open)) = stack.last_mut() {
@@ -417,7 +423,7 @@ impl Walker<'_> {
             // Only directories, transcripts and symlinks (which may point at either) are
             // listed, and each needs a `stat`; an entry is looked up relative to its
             // directory (listed just now, or opened for the purpose), not by path.
-            let metadata = match (kind, entry, open) {
+            let metadata = match (kind, entry, open.as_ref()) {
                 // Follows the link; a dangling one is skipped.
                 (EntryKind::Symlink, _, _) => fs::metadata(&path).map(|m| FileMeta::from(&m)),
                 (_, Some(entry), _) => entry.metadata().map(|m| FileMeta::from(&m)),
@@ -434,7 +440,11 @@ impl Walker<'_> {
             };
             if metadata.is_dir() {
                 if enter(&path, &metadata, &mut self.visited)
-                    && let Some((entries, open)) = self.entries(&path, &metadata)
+                    && let Some((entries, open)) = self.entries(
+                        &path,
+                        &metadata,
+                        open.as_ref().map(|p| (p, name.as_os_str())),
+                    )
                 {
                     stack.push((path, entries, open));
                 }
@@ -452,6 +462,7 @@ impl Walker<'_> {
         &mut self,
         dir: &Path,
         metadata: &FileMeta,
+        parent: Option<(&OpenDir, &std::ffi::OsStr)>,
     ) -> Option<(Vec<Entry>, Option<OpenDir>)> {
         if let Some(listing) = self
             .previous
@@ -468,7 +479,7 @@ impl Walker<'_> {
                     entry: None,
                 })
                 .collect();
-            return Some((entries, OpenDir::open(dir)));
+            return Some((entries, OpenDir::open(dir, parent)));
         }
         let (entries, complete) = list(dir, &mut self.unreadable_dirs)?;
         // Only a whole listing is kept: one cut short by an error is made again next time.
