@@ -121,21 +121,21 @@ pub(crate) fn run(
     let mut claimed: HashSet<u32> = HashSet::new();
     let mut displaced: Vec<u32> = Vec::new();
     {
-        // A sorted list searched (no hashing of paths).
-        let mut by_path: Vec<(&Path, u32)> = state
+        // Paths compare as paths (component by component: `a//b` is `a/b`, and `a\b` is `a/b`
+        // on Windows), so a root spelt another way than last time still finds its files.
+        let by_path: HashMap<&Path, (u32, &FileState)> = state
             .files
             .iter()
-            .filter_map(|(&id, e)| Some((e.state.as_ref()?.path.as_path(), id)))
+            .filter_map(|(&id, e)| {
+                let s = e.state.as_ref()?;
+                Some((s.path.as_path(), (id, s)))
+            })
             .collect();
-        by_path.sort_unstable_by(|a, b| path_order(a.0, b.0));
         let mut second: Vec<(&PathBuf, Stat)> = Vec::new();
         for (path, meta) in discovery.files.iter().zip(&metadata) {
-            let at_path = by_path
-                .binary_search_by(|(p, _)| path_order(p, path))
-                .ok()
-                .map(|i| by_path[i].1);
+            let known = by_path.get(path.as_path()).copied();
+            let at_path = known.map(|(id, _)| id);
             let stat = Stat::of(meta);
-            let known = at_path.and_then(|id| Some((id, state.files[&id].state.as_ref()?)));
             match known {
                 Some((id, s)) if s.identity == stat.identity => {
                     claimed.insert(id);
@@ -401,23 +401,6 @@ pub(crate) fn run(
         stats: scan,
         ledger: stats,
     })
-}
-
-/// The order in which the plan looks paths up. On unix, bytes: quicker than comparing
-/// component by component, and a root spelt another way than last time (relative, or with
-/// `//`), which gives other bytes for the same files, only has them matched by identity, as
-/// renamed files are. Elsewhere files have no identity to fall back on, so paths compare
-/// component by component (`a/b` equals `a\b` on Windows).
-#[cfg(unix)]
-fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
-    a.as_os_str()
-        .as_encoded_bytes()
-        .cmp(b.as_os_str().as_encoded_bytes())
-}
-
-#[cfg(not(unix))]
-fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
-    a.cmp(b)
 }
 
 /// The ledger as loaded, with the kept-records cache when it belongs to it.

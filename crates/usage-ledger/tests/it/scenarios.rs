@@ -336,3 +336,29 @@ fn a_compaction_on_a_run_that_uses_the_cache_keeps_every_string_right() {
     assert_eq!(again.ledger.bytes_read, 0);
     tree.assert_parity(&again);
 }
+
+/// A root spelt another way than last time (a doubled separator, a `.` component) is the
+/// same ledger, and its files are found by their paths: nothing is read again, nothing moves.
+#[test]
+fn a_root_spelt_another_way_finds_its_files() {
+    let tree = Tree::new();
+    tree.append("p/a.jsonl", &lines(&session("msg_a", 4)));
+    tree.append("p/s/subagents/agent-1.jsonl", &lines(&session("msg_s", 2)));
+    tree.assert_parity(&tree.scan());
+    let plain = tree.root();
+    for spelt in [
+        std::path::PathBuf::from(format!("{}//", plain.display())),
+        plain.join("."),
+    ] {
+        let run = usage_ledger::scan_incremental(
+            &tree.state(),
+            std::slice::from_ref(&spelt),
+            &crate::support::options(),
+        )
+        .unwrap();
+        assert_eq!(run.ledger.path, tree.ledger(), "{}", spelt.display());
+        assert_eq!(run.ledger.bytes_read, 0, "{}", spelt.display());
+        assert_eq!(run.ledger.files_unchanged, 2, "{}", spelt.display());
+        assert_eq!(run.events, tree.scan().events, "{}", spelt.display());
+    }
+}
