@@ -5,9 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-/// Writes `bytes` to `path` atomically: a temp file in the same directory, flushed to disk,
-/// then renamed over `path`. A reader sees the old file or the new one, never half of one; on
-/// any error the old file is left as it was and the temp file is removed.
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, renamed over
+/// `path`. A reader sees the old file or the new one, never half of one; on any error the old
+/// file is left as it was and the temp file is removed.
+///
+/// Not flushed to disk (no `fsync`): the file is derived data that the next scheduled run
+/// writes again, and a flush on every run (every few minutes) costs a disk write and about
+/// 1.5 ms of a 35 ms warm run for nothing a reader can see. After a power cut the file may
+/// be the previous one (ext4 and btrfs write a file's data before a rename over an older
+/// file commits).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -22,16 +28,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", tmp.path().display()))?;
     set_readable(tmp.as_file());
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot replace {}", path.display()))?;
-    // Make the rename itself durable; a failure here loses nothing already visible.
-    if let Ok(dir) = std::fs::File::open(&dir) {
-        let _ = dir.sync_all();
-    }
     Ok(())
 }
 
