@@ -251,6 +251,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     // Compiling the contract's schema for the check before the write takes about as long as
     // the assembly: done beside it (the scan has both cores busy already).
     let validator = std::thread::spawn(Validator::new);
+    claude_logs::step_aside();
     let outcome = pending.map(oauth::Pending::wait);
     if let Some(outcome) = &outcome {
         log_outcome(outcome);

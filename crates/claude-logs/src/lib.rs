@@ -82,6 +82,7 @@ mod event;
 mod hash;
 mod intern;
 mod parse;
+mod place;
 mod read;
 mod roots;
 mod scan;
@@ -94,6 +95,7 @@ pub use discover::{
 pub use event::{Speed, TokenCounts, UsageEvent};
 pub use hash::fnv1a_128;
 pub use intern::Interner;
+pub use place::step_aside;
 pub use read::{
     FileRead, FileReader, FileStats, ReadError, ScanOptions, SkippedLines, UNKNOWN_MODEL,
     read_file, read_file_with, read_source,

@@ -80,8 +80,14 @@ pub fn scan(files: &[PathBuf], options: &ScanOptions) -> ScanOutput {
         vec![work(files, &next, options)]
     } else {
         std::thread::scope(|scope| {
+            // Each reader after the first is spawned from another processor than the one
+            // before it, so that none waits for a load balance to start.
             let handles: Vec<_> = (0..threads)
-                .map(|_| scope.spawn(|| work(files, &next, options)))
+                .map(|_| {
+                    let handle = scope.spawn(|| work(files, &next, options));
+                    crate::step_aside();
+                    handle
+                })
                 .collect();
             handles
                 .into_iter()

@@ -88,6 +88,8 @@ pub(crate) fn run(
                 tracing::debug!(files = discovery.files.len(), "transcripts listed");
                 (discovery, metadata, listings, previous)
             });
+            // So that the listing starts now, not at the next load balance.
+            claude_logs::step_aside();
             let loaded = load(&loc);
             tracing::debug!(
                 kept = loaded
@@ -188,7 +190,11 @@ pub(crate) fn run(
     // Sorted on a thread of its own, beside the recording of what was read and the ledger's
     // encoding below (both single-threaded): on a cold run over 1 GiB, 20 ms that no longer
     // wait.
-    let read_kept = read_kept.map(|dedup| std::thread::spawn(move || cache::sorted_kept(dedup)));
+    let read_kept = read_kept.map(|dedup| {
+        let sorting = std::thread::spawn(move || cache::sorted_kept(dedup));
+        claude_logs::step_aside();
+        sorting
+    });
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
     // Record: one transaction with everything that changed.
@@ -575,7 +581,15 @@ fn read_all(
         vec![work()]
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            // Each reader after the first is spawned from another processor than the one
+            // before it, so that none waits for a load balance to start.
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let handle = scope.spawn(work);
+                    claude_logs::step_aside();
+                    handle
+                })
+                .collect();
             handles
                 .into_iter()
                 .map(|h| {
