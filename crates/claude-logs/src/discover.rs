@@ -119,8 +119,8 @@ fn kind_of(file_type: FileType) -> MetaKind {
     }
 }
 
-/// A directory opened only to look its entries up (`O_PATH`): each `stat` of an entry then
-/// resolves one name, not the whole path again.
+/// A directory opened only to look its entries up (`O_PATH` on Linux, read-only elsewhere):
+/// each `stat` of an entry then resolves one name, not the whole path again.
 #[cfg(unix)]
 struct OpenDir(rustix::fd::OwnedFd);
 
@@ -130,7 +130,13 @@ impl OpenDir {
     /// resolve), else by its path.
     fn open(dir: &Path, parent: Option<(&OpenDir, &std::ffi::OsStr)>) -> Option<Self> {
         use rustix::fs::{Mode, OFlags};
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let access = OFlags::PATH;
+        // macOS and the BSDs but FreeBSD have no `O_PATH`: a directory opened for reading
+        // serves as well (one the walk could list can be opened).
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let access = OFlags::RDONLY;
+        let flags = access | OFlags::DIRECTORY | OFlags::CLOEXEC;
         match parent {
             Some((parent, name)) => rustix::fs::openat(&parent.0, name, flags, Mode::empty()),
             None => rustix::fs::open(dir, flags, Mode::empty()),
