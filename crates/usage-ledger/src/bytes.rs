@@ -1,6 +1,29 @@
 //! Reading little-endian fields from the front of a byte slice, for the small files kept
 //! beside the ledger (stored readings, directory listings).
 
+/// Appends `bytes` after their `u32` length (what [`Reader::bytes`] reads).
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Ends a small file's bytes with their CRC-32 (what [`unseal`] checks).
+pub(crate) fn seal(out: &mut Vec<u8>) {
+    let sum = crate::crc::crc32(out);
+    out.extend_from_slice(&sum.to_le_bytes());
+}
+
+/// A reader of a small file's fields after its `magic` and `version`, when its CRC-32 (the
+/// last four bytes) is right and it has that magic and version.
+pub(crate) fn unseal<'a>(bytes: &'a [u8], magic: &[u8; 8], version: u32) -> Option<Reader<'a>> {
+    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
+    if crate::crc::crc32(body).to_le_bytes() != sum {
+        return None;
+    }
+    let mut r = Reader(body);
+    (r.array::<8>()? == *magic && r.u32()? == version).then_some(r)
+}
+
 /// The bytes not read yet; every read is `None` when too few are left.
 pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 

@@ -415,7 +415,7 @@ fn write_from(path: &Path, key: Key, merged: &Merged, body: &[u8]) -> std::io::R
     // Written in place, not to a temp file renamed over it: the lock keeps other runs out,
     // a write cut short leaves a body that fails its checksum (the cache is then ignored),
     // and overwriting blocks the file already has spares the file system flushing them with
-    // the next `fsync` of another file (the output's).
+    // the next `fsync` of another file.
     let result = (|| {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(false);

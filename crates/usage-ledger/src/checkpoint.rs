@@ -16,15 +16,13 @@
 //! lock; a file that is missing, damaged, of another version or of another state of the ledger
 //! is not used (the ledger is replayed).
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::bytes::Reader;
+use crate::bytes::{put_bytes, seal, unseal};
 use crate::cache::Key;
-use crate::crc::crc32;
 use crate::format::{Entry, State, decode_file, file_payload};
+use crate::store;
 
 const MAGIC: [u8; 8] = *b"AIOSCKPT";
 const VERSION: u32 = 1;
@@ -44,33 +42,12 @@ pub(crate) fn write(
     state: &State,
     records: &[(u32, u64)],
 ) -> std::io::Result<()> {
-    let bytes = encode(key, state, records);
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path)?;
-        file.write_all(&bytes)?;
-        file.set_len(bytes.len() as u64)
-    })();
-    if result.is_err() {
-        remove(path);
-    }
-    result
+    store::write_in_place(path, &encode(key, state, records))
 }
 
 /// Removes the checkpoint at `path` (a run that cannot vouch for it).
 pub(crate) fn remove(path: &Path) {
     let _ = std::fs::remove_file(path);
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
 }
 
 fn encode(key: Key, state: &State, records: &[(u32, u64)]) -> Vec<u8> {
@@ -110,20 +87,12 @@ fn encode(key: Key, state: &State, records: &[(u32, u64)]) -> Vec<u8> {
         out.push(*kind);
         put_bytes(&mut out, payload);
     }
-    let sum = crc32(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
+    seal(&mut out);
     out
 }
 
 fn decode(bytes: &[u8]) -> Option<State> {
-    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
-    if crc32(body).to_le_bytes() != sum {
-        return None;
-    }
-    let mut r = Reader(body);
-    if r.array::<8>()? != MAGIC || r.u32()? != VERSION {
-        return None;
-    }
+    let mut r = unseal(bytes, &MAGIC, VERSION)?;
     let mut state = State {
         ledger_id: r.u64()?,
         seq: r.u64()?,

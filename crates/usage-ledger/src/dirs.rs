@@ -10,15 +10,13 @@
 //! missing, damaged or of another version reads as no listings (every directory is listed).
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 
 use claude_logs::{EntryKind, Listing, Listings};
 
-use crate::bytes::Reader;
-use crate::crc::crc32;
+use crate::bytes::{put_bytes, seal, unseal};
 use crate::format::{path_bytes, path_from};
+use crate::store;
 
 const MAGIC: [u8; 8] = *b"AIOSDIRS";
 const VERSION: u32 = 1;
@@ -33,28 +31,7 @@ pub(crate) fn read(path: &Path) -> Listings {
 
 /// Stores `listings` at `path`, in place. A write cut short fails the checksum.
 pub(crate) fn write(path: &Path, listings: &Listings) -> std::io::Result<()> {
-    let bytes = encode(listings);
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path)?;
-        file.write_all(&bytes)?;
-        file.set_len(bytes.len() as u64)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    result
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
+    store::write_in_place(path, &encode(listings))
 }
 
 fn encode(listings: &Listings) -> Vec<u8> {
@@ -80,30 +57,22 @@ fn encode(listings: &Listings) -> Vec<u8> {
             put_bytes(&mut out, path_bytes(Path::new(name)));
         }
     }
-    let sum = crc32(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
+    seal(&mut out);
     out
 }
 
 fn decode(bytes: &[u8]) -> Option<Listings> {
-    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
-    if crc32(body).to_le_bytes() != sum {
-        return None;
-    }
-    let mut r = Reader(body);
-    if r.array::<8>()? != MAGIC || r.u32()? != VERSION {
-        return None;
-    }
+    let mut r = unseal(bytes, &MAGIC, VERSION)?;
     let started = (r.i64()?, r.u32()?);
     let count = r.u32()? as usize;
     // Each directory takes at least 40 bytes: a damaged count cannot reserve much.
-    let mut dirs = Vec::with_capacity(count.min(body.len() / 40));
+    let mut dirs = Vec::with_capacity(count.min(bytes.len() / 40));
     for _ in 0..count {
         let path = path_from(r.bytes()?)?;
         let identity = (r.u64()?, r.u64()?);
         let changed = (r.i64()?, r.u32()?);
         let n = r.u32()? as usize;
-        let mut entries = Vec::with_capacity(n.min(body.len() / 5));
+        let mut entries = Vec::with_capacity(n.min(bytes.len() / 5));
         for _ in 0..n {
             let kind = match r.u8()? {
                 0 => EntryKind::Dir,

@@ -93,6 +93,25 @@ fn private_options() -> OpenOptions {
     options
 }
 
+/// Writes `bytes` as the whole content of the small derived file at `path` (owner-only), in
+/// place: the ledger lock keeps other runs out, and a write cut short fails the file's
+/// checksum. On an error the file is removed.
+pub(crate) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let result = (|| {
+        let mut file = private_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        file.write_all(bytes)?;
+        file.set_len(bytes.len() as u64)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
 /// An exclusive lock on the ledger, held until dropped.
 #[derive(Debug)]
 pub(crate) struct Lock {
