@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use claude_logs::{Dedup, Record, UsageEvent, compare_events};
 
-use crate::format::{Days, EVENT_BYTES, Strings, decode_event, message_id, put_event};
+use crate::format::{Days, EVENT_BYTES, Strings, decode_event, message_id, put_event, u64_at};
 
 const MAGIC: [u8; 8] = *b"AIOSKEPT";
 const VERSION: u32 = 1;
@@ -36,12 +36,6 @@ pub(crate) struct Cache {
     count: usize,
     checksum: u64,
     file: File,
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
 }
 
 /// A fast checksum of the body: four lanes of a multiply-rotate hash over 64-bit words. Fed in
