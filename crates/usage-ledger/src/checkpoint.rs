@@ -98,7 +98,6 @@ fn decode(bytes: &[u8]) -> Option<State> {
         seq: r.u64()?,
         len: r.u64()?,
         next_file: r.u32()?,
-        light: true,
         ..State::default()
     };
     for _ in 0..r.u32()? {
@@ -183,7 +182,7 @@ mod tests {
     fn a_state_comes_back_light_with_its_record_counts() {
         let (state, records) = sample();
         let back = decode(&encode(key(&state), &state, &records)).unwrap();
-        assert!(back.light);
+        assert!(back.is_light());
         assert_eq!(
             (back.ledger_id, back.seq, back.len, back.next_file),
             (7, 3, 4096, 9)

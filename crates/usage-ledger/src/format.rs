@@ -153,6 +153,13 @@ pub(crate) struct Entry {
     pub(crate) unloaded: usize,
 }
 
+impl Entry {
+    /// How many records the file has: decoded, in frames, or not loaded.
+    fn record_count(&self) -> usize {
+        self.records.len() + self.frames.iter().map(|f| f.1).sum::<usize>() + self.unloaded
+    }
+}
+
 /// The ledger's content.
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -170,9 +177,6 @@ pub(crate) struct State {
     pub(crate) len: u64,
     /// The ledger file, where `frames` are read from.
     pub(crate) source: Option<std::fs::File>,
-    /// Loaded from a checkpoint: the positions of the records in the ledger (`frames`) are
-    /// not known yet, only how many each file has (`Entry::unloaded`).
-    pub(crate) light: bool,
 }
 
 /// A change to the state, as written in one record.
@@ -233,9 +237,7 @@ impl State {
                 .as_ref()
                 .map_or(0, |s| path_bytes(&s.path).len());
             total += (FRAME_OVERHEAD + FILE_FIXED_BYTES + path) as u64;
-            let records = entry.records.len()
-                + entry.frames.iter().map(|f| f.1).sum::<usize>()
-                + entry.unloaded;
+            let records = entry.record_count();
             total += (records * EVENT_BYTES) as u64;
             let frames = records.div_ceil(EVENTS_PER_FRAME);
             total += (frames * (FRAME_OVERHEAD + 8)) as u64;
@@ -250,11 +252,14 @@ impl State {
     pub(crate) fn record_counts(&self) -> Vec<(u32, u64)> {
         self.files
             .iter()
-            .map(|(&id, e)| {
-                let framed: usize = e.frames.iter().map(|f| f.1).sum();
-                (id, (e.records.len() + framed + e.unloaded) as u64)
-            })
+            .map(|(&id, e)| (id, e.record_count() as u64))
             .collect()
+    }
+
+    /// Light: loaded from a checkpoint, some file has records in the ledger whose positions
+    /// (`frames`) are not known yet, only how many there are (`Entry::unloaded`).
+    pub(crate) fn is_light(&self) -> bool {
+        self.files.values().any(|e| e.unloaded > 0)
     }
 
     /// In a light state, finds where each file's records are in the ledger (`source`, the
@@ -263,10 +268,9 @@ impl State {
     /// records cannot be found again (the ledger was damaged in place since) loses them, with a
     /// warning; returns how many did.
     pub(crate) fn ensure_frames(&mut self, roots: &[u8]) -> usize {
-        if !self.light {
+        if !self.is_light() {
             return 0;
         }
-        self.light = false;
         let replayed = self.source.as_ref().and_then(|mut file| {
             file.seek(SeekFrom::Start(0)).ok()?;
             replay(file, self.len, roots, self.len).ok()
