@@ -406,28 +406,8 @@ fn write_from(path: &Path, key: Key, merged: &Merged, body: &[u8]) -> std::io::R
     head.extend_from_slice(&(merged.count as u64).to_le_bytes());
     head.extend_from_slice(&merged.checksum.to_le_bytes());
     let at = (HEADER + merged.from * EVENT_BYTES) as u64;
-    // Written in place, not to a temp file renamed over it: the lock keeps other runs out,
-    // a write cut short leaves a body that fails its checksum (the cache is then ignored),
-    // and overwriting blocks the file already has spares the file system flushing them with
-    // the next `fsync` of another file.
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path)?;
-        file.write_all(&head)?;
-        file.seek(SeekFrom::Start(at))?;
-        file.write_all(body)?;
-        file.set_len(at + body.len() as u64)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    result
+    // A write cut short leaves a body that fails its checksum: the cache is then ignored.
+    crate::store::write_in_place_at(path, &head, at, body)
 }
 
 /// Removes the cache (it no longer matches the ledger).

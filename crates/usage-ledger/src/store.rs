@@ -94,17 +94,29 @@ fn private_options() -> OpenOptions {
 }
 
 /// Writes `bytes` as the whole content of the small derived file at `path` (owner-only), in
-/// place: the ledger lock keeps other runs out, and a write cut short fails the file's
-/// checksum. On an error the file is removed.
+/// place: see [`write_in_place_at`].
 pub(crate) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_in_place_at(path, bytes, bytes.len() as u64, &[])
+}
+
+/// Writes the derived file at `path` (owner-only) in place: `head` at its start and `tail` at
+/// `at`, where the file then ends; the bytes between are left as they are. Not to a temp file
+/// renamed over it: the ledger lock keeps other runs out, a write cut short fails the file's
+/// checksum, and overwriting blocks the file already has spares the file system flushing them
+/// with the next `fsync` of another file. On an error the file is removed.
+pub(crate) fn write_in_place_at(path: &Path, head: &[u8], at: u64, tail: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = private_options()
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)?;
-        file.write_all(bytes)?;
-        file.set_len(bytes.len() as u64)
+        file.write_all(head)?;
+        if !tail.is_empty() {
+            file.seek(SeekFrom::Start(at))?;
+            file.write_all(tail)?;
+        }
+        file.set_len(at + tail.len() as u64)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(path);
