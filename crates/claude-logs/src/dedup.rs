@@ -92,6 +92,20 @@ pub fn compare_events(a: &UsageEvent, b: &UsageEvent) -> Ordering {
         .then_with(|| a.session_id.cmp(&b.session_id))
 }
 
+/// Sorts `items` by their events, in the order of [`compare_events`].
+///
+/// A record is about 180 bytes: a comparison sort moves each many times. This one sorts the
+/// timestamps with the items' positions and then moves each item once (`sort_by_cached_key`),
+/// and orders only the runs of equal instants by the whole comparison.
+pub fn sort_by_event<T>(items: &mut [T], event: impl Fn(&T) -> &UsageEvent) {
+    items.sort_by_cached_key(|item| event(item).timestamp);
+    for run in items.chunk_by_mut(|a, b| event(a).timestamp == event(b).timestamp) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|a, b| compare_events(event(a), event(b)));
+        }
+    }
+}
+
 /// Whether `candidate` is the copy to keep over `current` (rule 2).
 fn preferred(candidate: &Record, current: &Record) -> bool {
     let order = current
@@ -111,7 +125,11 @@ fn preferred(candidate: &Record, current: &Record) -> bool {
 /// The copies seen of one `message.id`.
 #[derive(Debug, Clone)]
 enum Group {
-    /// Only non-sidechain copies with a `requestId` so far: the best copy per `requestId`.
+    /// Only non-sidechain copies with a `requestId` so far, all with the same one: the best.
+    /// The usual case, kept without an allocation of its own.
+    One(u128, Record),
+    /// Only non-sidechain copies with a `requestId` so far, with several: the best copy per
+    /// `requestId`.
     ByRequest(Vec<(u128, Record)>),
     /// A copy that matches by `message.id` alone was seen: everything is one response.
     Merged(Record),
@@ -120,51 +138,60 @@ enum Group {
 impl Group {
     fn new(record: Record) -> Self {
         match record.key.and_then(|k| k.request_id) {
-            Some(request) if !record.sidechain => Group::ByRequest(vec![(request, record)]),
+            Some(request) if !record.sidechain => Group::One(request, record),
             _ => Group::Merged(record),
         }
     }
 
     fn responses(&self) -> usize {
         match self {
+            Group::One(..) | Group::Merged(_) => 1,
             Group::ByRequest(copies) => copies.len(),
-            Group::Merged(_) => 1,
         }
     }
 
     fn insert(&mut self, record: Record) {
+        if let Group::Merged(best) = self {
+            if preferred(&record, best) {
+                *best = record;
+            }
+            return;
+        }
+        if record.matches_by_message_id_alone() {
+            // Every copy so far is the same response as this one.
+            let mine = std::mem::replace(self, Group::ByRequest(Vec::new()));
+            *self = Group::Merged(mine.best_with(record));
+            return;
+        }
+        let request = record.key.and_then(|k| k.request_id).unwrap_or_default();
         match self {
-            Group::Merged(best) => {
+            Group::One(r, best) if *r == request => {
                 if preferred(&record, best) {
                     *best = record;
                 }
             }
-            Group::ByRequest(copies) => {
-                if record.matches_by_message_id_alone() {
-                    let mut best = record;
-                    for (_, copy) in copies.drain(..) {
-                        if preferred(&copy, &best) {
-                            best = copy;
-                        }
-                    }
-                    *self = Group::Merged(best);
-                    return;
-                }
-                let request = record.key.and_then(|k| k.request_id).unwrap_or_default();
-                match copies.iter_mut().find(|(r, _)| *r == request) {
-                    Some((_, best)) => {
-                        if preferred(&record, best) {
-                            *best = record;
-                        }
-                    }
-                    None => copies.push((request, record)),
-                }
+            Group::One(..) => {
+                let Group::One(r, best) = std::mem::replace(self, Group::ByRequest(Vec::new()))
+                else {
+                    unreachable!("matched above")
+                };
+                *self = Group::ByRequest(vec![(r, best), (request, record)]);
             }
+            Group::ByRequest(copies) => match copies.iter_mut().find(|(r, _)| *r == request) {
+                Some((_, best)) => {
+                    if preferred(&record, best) {
+                        *best = record;
+                    }
+                }
+                None => copies.push((request, record)),
+            },
+            Group::Merged(_) => unreachable!("handled above"),
         }
     }
 
     fn absorb(&mut self, other: Group) {
         match other {
+            Group::One(_, record) => self.insert(record),
             Group::ByRequest(copies) => {
                 for (_, record) in copies {
                     self.insert(record);
@@ -174,22 +201,24 @@ impl Group {
                 // `other` saw a copy that matches by `message.id` alone: the union is one
                 // response, whatever this group held.
                 let mine = std::mem::replace(self, Group::ByRequest(Vec::new()));
-                let mut best = record;
-                for copy in mine.into_records() {
-                    if preferred(&copy, &best) {
-                        best = copy;
-                    }
-                }
-                *self = Group::Merged(best);
+                *self = Group::Merged(mine.best_with(record));
             }
         }
     }
 
-    fn into_records(self) -> Vec<Record> {
+    /// The preferred copy among this group's and `record`.
+    fn best_with(self, record: Record) -> Record {
+        let mut best = record;
+        let mut consider = |copy: Record| {
+            if preferred(&copy, &best) {
+                best = copy;
+            }
+        };
         match self {
-            Group::ByRequest(copies) => copies.into_iter().map(|(_, r)| r).collect(),
-            Group::Merged(record) => vec![record],
+            Group::One(_, copy) | Group::Merged(copy) => consider(copy),
+            Group::ByRequest(copies) => copies.into_iter().for_each(|(_, copy)| consider(copy)),
         }
+        best
     }
 }
 
@@ -318,6 +347,7 @@ impl Dedup {
         }));
         for group in self.groups {
             match group {
+                Group::One(_, record) => out.push(record),
                 Group::ByRequest(copies) => out.extend(copies.into_iter().map(|(_, r)| r)),
                 Group::Merged(mut record) => {
                     if compact && let Some(key) = &mut record.key {
@@ -336,11 +366,11 @@ impl Dedup {
         events.reserve(self.responses.saturating_sub(events.len()));
         for group in self.groups {
             match group {
+                Group::One(_, record) | Group::Merged(record) => events.push(record.event),
                 Group::ByRequest(copies) => events.extend(copies.into_iter().map(|(_, r)| r.event)),
-                Group::Merged(record) => events.push(record.event),
             }
         }
-        events.sort_unstable_by(compare_events);
+        sort_by_event(&mut events, |e| e);
         events
     }
 }
@@ -523,6 +553,44 @@ mod tests {
             let events = dedup.into_events();
             assert_eq!(events, vec![early.event.clone()]);
         }
+    }
+
+    #[test]
+    fn sorting_by_event_is_sorting_by_the_whole_comparison() {
+        // Few instants, models and counts: long runs of equal instants that only the other
+        // fields order, and events equal in everything.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let models: [Arc<str>; 3] = [Arc::from("opus"), Arc::from("sonnet"), Arc::from("haiku")];
+        let events: Vec<UsageEvent> = (0..600)
+            .map(|_| {
+                let mut r = record(Some("msg"), None, false, next(4));
+                let e = &mut r.event;
+                e.timestamp += chrono::Duration::milliseconds(next(6) as i64 * 250 - 500);
+                e.model = Arc::clone(&models[next(3) as usize]);
+                e.tokens.input = next(3);
+                if next(2) == 0 {
+                    e.session_id = None;
+                }
+                r.event
+            })
+            .collect();
+        let mut expected = events.clone();
+        expected.sort_by(compare_events);
+        let mut sorted = events.clone();
+        sort_by_event(&mut sorted, |e| e);
+        assert_eq!(sorted, expected);
+        // Items around the events, as the kept records are sorted.
+        let mut wrapped: Vec<(u32, UsageEvent)> =
+            events.into_iter().zip(0..).map(|(e, i)| (i, e)).collect();
+        sort_by_event(&mut wrapped, |(_, e)| e);
+        let unwrapped: Vec<UsageEvent> = wrapped.into_iter().map(|(_, e)| e).collect();
+        assert_eq!(unwrapped, expected);
     }
 
     #[test]
