@@ -13,7 +13,7 @@ use std::path::Path;
 
 use std::collections::HashSet;
 
-use claude_logs::{Dedup, Record, UsageEvent, compare_events};
+use claude_logs::{Dedup, Record, UsageEvent, compare_events, sort_by_event};
 
 use crate::format::{Days, EVENT_BYTES, Strings, decode_event, message_id, put_event, u64_at};
 
@@ -309,7 +309,7 @@ pub(crate) fn merge(
 /// The kept records of `dedup` (compact), in output order.
 pub(crate) fn sorted_kept(dedup: Dedup) -> Vec<Record> {
     let mut kept = dedup.into_compact_records();
-    kept.sort_unstable_by(|a, b| compare_events(&a.event, &b.event));
+    sort_by_event(&mut kept, |r| &r.event);
     kept
 }
 

@@ -187,11 +187,16 @@ pub(crate) fn run(
     // run's reads alone: the workers deduplicate them as they go, beside the reading.
     let cold = state.files.is_empty();
     let (results, read_kept) = read_all(&jobs, options, cold);
-    // Sorted on a thread of its own, beside the recording of what was read and the ledger's
-    // encoding below (both single-threaded): on a cold run over 1 GiB, 20 ms that no longer
-    // wait.
-    let read_kept = read_kept.map(|dedup| {
-        let sorting = std::thread::spawn(move || cache::sorted_kept(dedup));
+    // The readers' indexes merged and sorted on a thread of its own, beside the recording of
+    // what was read and the ledger's encoding below (both single-threaded).
+    let read_kept = read_kept.map(|parts| {
+        let sorting = std::thread::spawn(move || {
+            let merged = parts.into_iter().reduce(|mut a, b| {
+                a.merge(b);
+                a
+            });
+            cache::sorted_kept(merged.unwrap_or_default())
+        });
         claude_logs::step_aside();
         sorting
     });
@@ -550,12 +555,13 @@ fn join<T>(handle: std::thread::JoinHandle<T>) -> T {
 }
 
 /// Reads every job, on up to `options.threads` threads; results in job order. With `dedup`,
-/// also every record read, deduplicated. No jobs (a run with nothing new): no reader is set up.
+/// also every record read, deduplicated by each reader (one index per reader, to be merged).
+/// No jobs (a run with nothing new): no reader is set up.
 fn read_all(
     jobs: &[Job],
     options: &ScanOptions,
     dedup: bool,
-) -> (Vec<io::Result<Done>>, Option<Dedup>) {
+) -> (Vec<io::Result<Done>>, Option<Vec<Dedup>>) {
     if jobs.is_empty() {
         return (Vec::new(), None);
     }
@@ -605,10 +611,7 @@ fn read_all(
         all.extend(out);
         kept.extend(part);
     }
-    let kept = kept.into_iter().reduce(|mut a, b| {
-        a.merge(b);
-        a
-    });
+    let kept = dedup.then_some(kept);
     all.sort_unstable_by_key(|(index, _)| *index);
     (all.into_iter().map(|(_, result)| result).collect(), kept)
 }
