@@ -305,6 +305,18 @@ pub fn discover_with_listings(
     roots: &[PathBuf],
     previous: &Listings,
 ) -> (Discovery, Vec<FileMeta>, Listings) {
+    discover_each(roots, previous, |_, _| {})
+}
+
+/// [`discover_with_listings`], also handing each file of the result to `on_file`, in the
+/// result's order, as soon as that is known: during the walk when there is one root (whose walk
+/// finds the files in path order), after it when several must be merged. A caller can start
+/// reading files while the others are being found.
+pub fn discover_each(
+    roots: &[PathBuf],
+    previous: &Listings,
+    mut on_file: impl FnMut(&Path, &FileMeta),
+) -> (Discovery, Vec<FileMeta>, Listings) {
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or((0, 0), |d| {
@@ -319,16 +331,24 @@ pub fn discover_with_listings(
     } else {
         &stale
     };
+    let mut seen_roots: HashSet<&Path> = HashSet::new();
+    let distinct = roots
+        .iter()
+        .filter(|r| seen_roots.insert(r.as_path()))
+        .count();
+    seen_roots.clear();
     let mut walker = Walker {
         visited: HashSet::new(),
         found: Vec::new(),
+        seen_files: HashSet::new(),
+        // One root: the walk's order is the result's, and its files are final as found.
+        on_file: (distinct == 1).then_some(&mut on_file as OnFile<'_>),
         unreadable_dirs: 0,
         previous,
         next_previous: 0,
         listings: Vec::new(),
     };
     let mut discovery = Discovery::default();
-    let mut seen_roots: HashSet<&Path> = HashSet::new();
     let mut walked = 0;
     for root in roots {
         if !seen_roots.insert(root.as_path()) {
@@ -350,6 +370,7 @@ pub fn discover_with_listings(
             }
         }
     }
+    let streamed = walker.on_file.is_some();
     let Walker {
         mut found,
         unreadable_dirs,
@@ -368,16 +389,25 @@ pub fn discover_with_listings(
         debug_assert!(dirs.is_sorted_by(|a, b| a.path < b.path));
         debug_assert!(found.is_sorted_by(|a, b| a.0 < b.0));
     }
-    let mut seen_files: HashSet<NodeId> = HashSet::new();
     let mut metadata = Vec::with_capacity(found.len());
-    for (path, id, meta) in found {
-        let new = match id {
-            Some(id) => seen_files.insert(id),
-            None => true,
-        };
-        if new && !(several && discovery.files.last() == Some(&path)) {
+    if streamed {
+        // Each file once already, and handed over.
+        for (path, _, meta) in found {
             discovery.files.push(path);
             metadata.push(meta);
+        }
+    } else {
+        let mut seen_files: HashSet<NodeId> = HashSet::new();
+        for (path, id, meta) in found {
+            let new = match id {
+                Some(id) => seen_files.insert(id),
+                None => true,
+            };
+            if new && !(several && discovery.files.last() == Some(&path)) {
+                on_file(&path, &meta);
+                discovery.files.push(path);
+                metadata.push(meta);
+            }
         }
     }
     (discovery, metadata, Listings { started, dirs })
@@ -385,6 +415,9 @@ pub fn discover_with_listings(
 
 /// A file found: its path, identity and metadata.
 type Found = (PathBuf, Option<NodeId>, FileMeta);
+
+/// What a walk hands each file it keeps to.
+type OnFile<'a> = &'a mut dyn FnMut(&Path, &FileMeta);
 
 fn is_missing(e: &io::Error) -> bool {
     matches!(
@@ -397,6 +430,11 @@ fn is_missing(e: &io::Error) -> bool {
 struct Walker<'a> {
     visited: HashSet<NodeId>,
     found: Vec<Found>,
+    /// With one root: the identities of the files found, so that a file reachable through
+    /// several paths is kept once as found (at its first path, the smallest: the walk is in
+    /// path order), and the callback each kept file goes to.
+    seen_files: HashSet<NodeId>,
+    on_file: Option<OnFile<'a>>,
     unreadable_dirs: usize,
     /// The listings of an earlier walk, reused for directories that did not change.
     previous: &'a Listings,
@@ -456,6 +494,17 @@ impl Walker<'_> {
                 }
             } else if metadata.is_file() && is_jsonl(&name) {
                 let id = node_id(&path, &metadata);
+                if let Some(on_file) = &mut self.on_file {
+                    // (`NodeId` is a path, not `Copy`, on some platforms.)
+                    if !id
+                        .as_ref()
+                        .cloned()
+                        .is_none_or(|id| self.seen_files.insert(id))
+                    {
+                        continue;
+                    }
+                    on_file(&path, &metadata);
+                }
                 self.found.push((path, id, metadata));
             }
         }
@@ -600,6 +649,76 @@ mod tests {
         assert_eq!(discovery, discover(&roots));
         let lens: Vec<u64> = metadata.iter().map(|m| m.len).collect();
         assert_eq!(lens, [1, 3, 4]);
+    }
+
+    /// The files handed over one by one are the result's, in its order, each once: with one
+    /// root (handed over during the walk) and with several.
+    #[cfg(unix)]
+    #[test]
+    fn each_file_is_handed_over_once_in_the_results_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one");
+        let two = dir.path().join("two");
+        for (file, len) in [
+            ("one/projects/p/b.jsonl", 3),
+            ("one/projects/p/a.jsonl", 1),
+            ("one/projects/p/s/subagents/agent-1.jsonl", 5),
+            ("one/projects/q/c.jsonl", 0),
+            ("two/projects/p/a.jsonl", 2),
+            ("two/projects/z/d.jsonl", 4),
+        ] {
+            let path = dir.path().join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, vec![b'x'; len]).unwrap();
+        }
+        // The same file through a symlinked directory, a symlink, a hard link, and a hard link
+        // in another root.
+        std::os::unix::fs::symlink(one.join("projects/q"), one.join("projects/r")).unwrap();
+        std::os::unix::fs::symlink(
+            one.join("projects/p/a.jsonl"),
+            one.join("projects/p/l.jsonl"),
+        )
+        .unwrap();
+        fs::hard_link(
+            one.join("projects/p/b.jsonl"),
+            one.join("projects/q/h.jsonl"),
+        )
+        .unwrap();
+        fs::hard_link(
+            one.join("projects/p/b.jsonl"),
+            two.join("projects/p/0.jsonl"),
+        )
+        .unwrap();
+        for roots in [
+            vec![one.clone()],
+            vec![one.clone(), one.clone()],
+            vec![two.clone(), one.clone()],
+            vec![one.clone(), two.clone()],
+        ] {
+            let mut handed: Vec<(PathBuf, FileMeta)> = Vec::new();
+            let (discovery, metadata, _) = discover_each(&roots, &Listings::default(), |p, m| {
+                handed.push((p.to_path_buf(), *m));
+            });
+            let expected: Vec<(PathBuf, FileMeta)> = discovery
+                .files
+                .iter()
+                .cloned()
+                .zip(metadata.iter().copied())
+                .collect();
+            assert_eq!(handed, expected, "{roots:?}");
+            assert_eq!((discovery, metadata), discover_with_metadata(&roots));
+        }
+        let (one_root, _) = discover_with_metadata(std::slice::from_ref(&one));
+        assert_eq!(
+            one_root.files,
+            [
+                "p/a.jsonl",
+                "p/b.jsonl",
+                "p/s/subagents/agent-1.jsonl",
+                "q/c.jsonl"
+            ]
+            .map(|f| one.join("projects").join(f))
+        );
     }
 
     /// An entry of a reused listing is looked up by name in its opened directory; what that

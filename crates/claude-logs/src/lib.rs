@@ -89,7 +89,7 @@ mod scan;
 
 pub use dedup::{Dedup, Record, ResponseKey, compare_events, sort_by_event};
 pub use discover::{
-    Discovery, EntryKind, FileMeta, Listing, Listings, MAX_AGE, SETTLED, discover,
+    Discovery, EntryKind, FileMeta, Listing, Listings, MAX_AGE, SETTLED, discover, discover_each,
     discover_with_listings, discover_with_metadata,
 };
 pub use event::{Speed, TokenCounts, UsageEvent};

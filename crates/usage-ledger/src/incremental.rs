@@ -1,14 +1,16 @@
 //! One incremental scan: find what changed, read only that, record it, count everything.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use claude_logs::{
     Dedup, FileMeta, FileReader, FileStats, Interner, Listings, Record, ScanOptions, ScanStats,
-    UsageEvent, discover_with_listings, fnv1a_128,
+    UsageEvent, discover_each, fnv1a_128,
 };
 
 use crate::cache::{self, Key};
@@ -39,7 +41,7 @@ impl Stat {
 }
 
 /// A file to open and read (in part).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Job {
     path: PathBuf,
     /// The ledger entry this file may continue: the one at the same path, or one with the
@@ -76,21 +78,35 @@ pub(crate) fn run(
     // The last walk's directory listings serve only beside the ledger they came with:
     // removing the ledger (or the state directory) makes the next run list every directory.
     let ledger_exists = loc.ledger.exists();
-    let ((discovery, metadata, listings, previous_listings), loaded) =
+    // Without a ledger (a first run) every file is new and read whole: the readers start on
+    // the files as the listing finds them, instead of after it.
+    let (found, stream) = if ledger_exists {
+        (None, None)
+    } else {
+        let (sender, receiver) = mpsc::channel::<PathBuf>();
+        (Some(sender), Some(receiver))
+    };
+    let ((discovery, metadata, listings, previous_listings), loaded, streamed) =
         std::thread::scope(|scope| {
-            let walker = scope.spawn(|| {
+            let loc = &loc;
+            let walker = scope.spawn(move || {
                 let previous = if ledger_exists {
                     dirs::read(&loc.dirs)
                 } else {
                     Listings::default()
                 };
-                let (discovery, metadata, listings) = discover_with_listings(roots, &previous);
+                let (discovery, metadata, listings) = discover_each(roots, &previous, |path, _| {
+                    if let Some(found) = &found {
+                        // The readers may be gone (a ledger appeared after all): nothing lost.
+                        let _ = found.send(path.to_path_buf());
+                    }
+                });
                 tracing::debug!(files = discovery.files.len(), "transcripts listed");
                 (discovery, metadata, listings, previous)
             });
             // So that the listing starts now, not at the next load balance.
             claude_logs::step_aside();
-            let loaded = load(&loc);
+            let loaded = load(loc);
             tracing::debug!(
                 kept = loaded
                     .kept
@@ -98,10 +114,13 @@ pub(crate) fn run(
                     .map_or(0, |(_, kept)| kept.events.len()),
                 "usage ledger loaded"
             );
+            let streamed = stream
+                .filter(|_| loaded.loaded.state.files.is_empty())
+                .map(|receiver| read_all(Source::Found(Mutex::new((receiver, 0))), options, true));
             let listed = walker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (listed, loaded)
+            (listed, loaded, streamed)
         });
     let LoadedWithCache {
         loaded:
@@ -186,7 +205,16 @@ pub(crate) fn run(
     // With an empty ledger (a first run, or a rebuild) the kept records are those of this
     // run's reads alone: the workers deduplicate them as they go, beside the reading.
     let cold = state.files.is_empty();
-    let (results, read_kept) = read_all(&jobs, options, cold);
+    let (results, read_kept) = match streamed {
+        // Read as found: the same files, in the same order (an empty ledger plans every
+        // file found as a new job).
+        Some(streamed) => {
+            debug_assert!(jobs.iter().all(|j| j.prior.is_none()));
+            debug_assert_eq!(streamed.0.len(), jobs.len());
+            streamed
+        }
+        None => read_all(Source::Planned(&jobs, AtomicUsize::new(0)), options, cold),
+    };
     // The readers' indexes merged and sorted on a thread of its own, beside the recording of
     // what was read and the ledger's encoding below (both single-threaded).
     let read_kept = read_kept.map(|parts| {
@@ -554,28 +582,59 @@ fn join<T>(handle: std::thread::JoinHandle<T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Where the readers take the files to read from.
+enum Source<'a> {
+    /// The jobs planned from the listing and the ledger, with the next one to take.
+    Planned(&'a [Job], AtomicUsize),
+    /// Files as the listing finds them, each read whole (there is no ledger entry to go on
+    /// from), numbered in the order they come.
+    Found(Mutex<(mpsc::Receiver<PathBuf>, usize)>),
+}
+
+impl Source<'_> {
+    /// The next file to read and its number; `None` when every one is taken.
+    fn next(&self) -> Option<(usize, Cow<'_, Job>)> {
+        match self {
+            Source::Planned(jobs, next) => {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                jobs.get(index).map(|job| (index, Cow::Borrowed(job)))
+            }
+            Source::Found(found) => {
+                let mut found = found.lock().unwrap_or_else(PoisonError::into_inner);
+                let path = found.0.recv().ok()?;
+                let index = found.1;
+                found.1 += 1;
+                let job = Job {
+                    path,
+                    prior: None,
+                    same_path: false,
+                };
+                Some((index, Cow::Owned(job)))
+            }
+        }
+    }
+}
+
 /// Reads every job, on up to `options.threads` threads; results in job order. With `dedup`,
 /// also every record read, deduplicated by each reader (one index per reader, to be merged).
 /// No jobs (a run with nothing new): no reader is set up.
 fn read_all(
-    jobs: &[Job],
+    source: Source<'_>,
     options: &ScanOptions,
     dedup: bool,
 ) -> (Vec<io::Result<Done>>, Option<Vec<Dedup>>) {
-    if jobs.is_empty() {
-        return (Vec::new(), None);
-    }
-    let threads = options.effective_threads().clamp(1, jobs.len().max(1));
-    let next = AtomicUsize::new(0);
+    let threads = match &source {
+        Source::Planned([], _) => return (Vec::new(), None),
+        Source::Planned(jobs, _) => options.effective_threads().clamp(1, jobs.len()),
+        Source::Found(_) => options.effective_threads().max(1),
+    };
     let work = || {
         let mut interner = Interner::new();
         let mut reader = FileReader::new(options);
         let mut out = Vec::new();
         let mut kept = dedup.then(Dedup::new);
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            let Some(job) = jobs.get(index) else { break };
-            let result = read_job(job, &mut reader, &mut interner);
+        while let Some((index, job)) = source.next() {
+            let result = read_job(&job, &mut reader, &mut interner);
             if let (Some(kept), Ok(done)) = (&mut kept, &result) {
                 kept.extend(done.records.iter().cloned());
             }
@@ -605,7 +664,7 @@ fn read_all(
                 .collect::<Vec<_>>()
         })
     };
-    let mut all = Vec::with_capacity(jobs.len());
+    let mut all = Vec::with_capacity(parts.iter().map(|(out, _)| out.len()).sum());
     let mut kept = Vec::with_capacity(parts.len());
     for (out, part) in parts {
         all.extend(out);

@@ -362,3 +362,39 @@ fn a_root_spelt_another_way_finds_its_files() {
         assert_eq!(run.events, tree.scan().events, "{}", spelt.display());
     }
 }
+
+/// Several roots: a first run (which reads the files as the listing hands them over, after
+/// the walk when roots must be merged) and the runs after it give what a full scan gives,
+/// with a file reachable from two roots counted once.
+#[cfg(unix)]
+#[test]
+fn several_roots_give_what_a_full_scan_gives() {
+    let tree = Tree::new();
+    tree.append("p/a.jsonl", &lines(&session("msg_a", 3)));
+    tree.append("p/s/subagents/agent-1.jsonl", &lines(&session("msg_s", 2)));
+    let other = tree.dir.path().join("other");
+    std::fs::create_dir_all(other.join("projects/q")).unwrap();
+    std::fs::write(
+        other.join("projects/q/b.jsonl"),
+        lines(&session("msg_b", 2)),
+    )
+    .unwrap();
+    std::fs::hard_link(tree.file("p/a.jsonl"), other.join("projects/q/0.jsonl")).unwrap();
+    let roots = vec![other.clone(), tree.root(), other.clone()];
+    let scan = || {
+        usage_ledger::scan_incremental(&tree.state(), &roots, &crate::support::options()).unwrap()
+    };
+    let check = |run: &usage_ledger::IncrementalScan| {
+        let (discovery, full) = claude_logs::scan_roots(&roots, &crate::support::options());
+        assert_eq!(run.discovery, discovery);
+        assert_eq!(run.events, full.events);
+        assert_eq!(run.stats, full.stats);
+    };
+    let first = scan();
+    check(&first);
+    assert_eq!(first.events.len(), 7);
+    assert_eq!(first.discovery.files.len(), 3);
+    check(&scan());
+    tree.append("p/a.jsonl", &lines(&session("msg_c", 1)));
+    check(&scan());
+}
