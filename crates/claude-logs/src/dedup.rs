@@ -278,6 +278,8 @@ impl Dedup {
 
     /// Adds everything `other` holds (as if its records had been inserted here).
     pub fn merge(&mut self, other: Dedup) {
+        self.index.reserve(other.index.len());
+        self.groups.reserve(other.groups.len());
         self.inserted += other.inserted;
         self.responses += other.unkeyed.len();
         self.unkeyed.extend(other.unkeyed);
@@ -339,24 +341,35 @@ impl Dedup {
     /// The kept records; with `compact`, those matched by `message.id` alone lose their
     /// request id.
     fn kept(self, compact: bool) -> Vec<Record> {
-        let mut out: Vec<Record> = Vec::with_capacity(self.responses);
+        // One record per group but for the rare ones with several request ids, whose others
+        // go to `more`: the map from groups to records is collected into the groups' own
+        // allocation (no new one of several megabytes to fault in).
+        let mut more: Vec<Record> = Vec::new();
+        let mut out: Vec<Record> = self
+            .groups
+            .into_iter()
+            .filter_map(|group| match group {
+                Group::One(_, record) => Some(record),
+                Group::ByRequest(copies) => {
+                    let mut copies = copies.into_iter().map(|(_, r)| r);
+                    let first = copies.next();
+                    more.extend(copies);
+                    first
+                }
+                Group::Merged(mut record) => {
+                    if compact && let Some(key) = &mut record.key {
+                        key.request_id = None;
+                    }
+                    Some(record)
+                }
+            })
+            .collect();
+        out.append(&mut more);
         out.extend(self.unkeyed.into_iter().map(|event| Record {
             event,
             key: None,
             sidechain: false,
         }));
-        for group in self.groups {
-            match group {
-                Group::One(_, record) => out.push(record),
-                Group::ByRequest(copies) => out.extend(copies.into_iter().map(|(_, r)| r)),
-                Group::Merged(mut record) => {
-                    if compact && let Some(key) = &mut record.key {
-                        key.request_id = None;
-                    }
-                    out.push(record);
-                }
-            }
-        }
         out
     }
 
