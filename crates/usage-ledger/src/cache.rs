@@ -7,11 +7,10 @@
 //! encoding (string ids of the ledger at that state). Written in place under the ledger lock; a
 //! cache that does not match the ledger or its checksum is ignored.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-
-use std::collections::HashSet;
 
 use claude_logs::{Dedup, Record, UsageEvent, compare_events, sort_by_event};
 
@@ -98,6 +97,7 @@ impl Checksum {
     }
 }
 
+#[cfg(test)]
 fn checksum(body: &[u8]) -> u64 {
     let mut sum = Checksum::new();
     sum.update(body);
@@ -342,6 +342,9 @@ pub(crate) fn rekey(path: &Path, key: Key) -> std::io::Result<()> {
 
 /// Writes the cache of `records` for the ledger state `key` (in place). Fails
 /// when a string is not in `strings`.
+///
+/// The body is encoded a piece at a time into a small buffer and written after the header's
+/// place, the header (with the count and the body's checksum) last.
 pub(crate) fn write(
     path: &Path,
     key: Key,
@@ -349,44 +352,58 @@ pub(crate) fn write(
     strings: &Strings,
 ) -> std::io::Result<()> {
     let missing = || std::io::Error::other("a string is not in the ledger");
-    let mut body = Vec::with_capacity(records.len() * EVENT_BYTES);
-    // Consecutive records mostly share their strings: look each up once.
-    let mut last: [Option<(*const u8, u32)>; 3] = [None; 3];
+    // Records share their strings (a handful of copies of each): each copy is looked up by
+    // its address, its text hashed once; consecutive records often share the same copies.
+    let mut by_address: HashMap<usize, u32> = HashMap::new();
+    let mut last = [(0usize, 0u32); 3];
     let mut id_of = |slot: usize, s: &str| -> Option<u32> {
-        if let Some((ptr, id)) = last[slot]
-            && ptr == s.as_ptr()
-        {
-            return Some(id);
+        let address = s.as_ptr() as usize;
+        if last[slot].0 == address {
+            return Some(last[slot].1);
         }
-        let id = strings.id(s)?;
-        last[slot] = Some((s.as_ptr(), id));
+        let id = match by_address.get(&address) {
+            Some(&id) => id,
+            None => {
+                let id = strings.id(s)?;
+                by_address.insert(address, id);
+                id
+            }
+        };
+        last[slot] = (address, id);
         Some(id)
     };
-    for r in records {
-        let e = &r.event;
-        let model = id_of(0, &e.model).ok_or_else(missing)?;
-        let project = match &e.project {
-            Some(p) => id_of(1, p).ok_or_else(missing)?,
-            None => u32::MAX,
+    crate::store::write_in_place_with(path, |file| {
+        file.seek(SeekFrom::Start(HEADER as u64))?;
+        let mut sum = Checksum::new();
+        let mut piece = Vec::with_capacity(PIECE + EVENT_BYTES);
+        let mut flush = |piece: &mut Vec<u8>| -> std::io::Result<()> {
+            sum.update(piece);
+            file.write_all(piece)?;
+            piece.clear();
+            Ok(())
         };
-        let session = match &e.session_id {
-            Some(s) => id_of(2, s).ok_or_else(missing)?,
-            None => u32::MAX,
-        };
-        put_event(&mut body, r, model, project, session);
-    }
-    write_body(path, key, &body)
-}
-
-/// Writes a cache with an encoded `body` for the ledger state `key`, in place.
-fn write_body(path: &Path, key: Key, body: &[u8]) -> std::io::Result<()> {
-    let merged = Merged {
-        from: 0,
-        tail: Vec::new(),
-        count: body.len() / EVENT_BYTES,
-        checksum: checksum(body),
-    };
-    write_from(path, key, &merged, body)
+        for r in records {
+            let e = &r.event;
+            let model = id_of(0, &e.model).ok_or_else(missing)?;
+            let project = match &e.project {
+                Some(p) => id_of(1, p).ok_or_else(missing)?,
+                None => u32::MAX,
+            };
+            let session = match &e.session_id {
+                Some(s) => id_of(2, s).ok_or_else(missing)?,
+                None => u32::MAX,
+            };
+            put_event(&mut piece, r, model, project, session);
+            if piece.len() >= PIECE {
+                flush(&mut piece)?;
+            }
+        }
+        flush(&mut piece)?;
+        let head = header(key, records.len(), sum.finish());
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&head)?;
+        Ok((HEADER + records.len() * EVENT_BYTES) as u64)
+    })
 }
 
 /// Writes the change `merged` to the cache (whose records before `merged.from` are those
@@ -397,17 +414,24 @@ pub(crate) fn write_merged(path: &Path, key: Key, merged: &Merged) -> std::io::R
 
 /// Writes the header of `merged` and `body`, the records from `merged.from` on, in place.
 fn write_from(path: &Path, key: Key, merged: &Merged, body: &[u8]) -> std::io::Result<()> {
+    let head = header(key, merged.count, merged.checksum);
+    let at = (HEADER + merged.from * EVENT_BYTES) as u64;
+    // A write cut short leaves a body that fails its checksum: the cache is then ignored.
+    crate::store::write_in_place_at(path, &head, at, body)
+}
+
+/// The header of a cache of `count` records whose body has the checksum `checksum`, for the
+/// ledger state `key`.
+fn header(key: Key, count: usize, checksum: u64) -> Vec<u8> {
     let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(&MAGIC);
     head.extend_from_slice(&VERSION.to_le_bytes());
     head.extend_from_slice(&key.ledger_id.to_le_bytes());
     head.extend_from_slice(&key.seq.to_le_bytes());
     head.extend_from_slice(&key.ledger_len.to_le_bytes());
-    head.extend_from_slice(&(merged.count as u64).to_le_bytes());
-    head.extend_from_slice(&merged.checksum.to_le_bytes());
-    let at = (HEADER + merged.from * EVENT_BYTES) as u64;
-    // A write cut short leaves a body that fails its checksum: the cache is then ignored.
-    crate::store::write_in_place_at(path, &head, at, body)
+    head.extend_from_slice(&(count as u64).to_le_bytes());
+    head.extend_from_slice(&checksum.to_le_bytes());
+    head
 }
 
 /// Removes the cache (it no longer matches the ledger).

@@ -886,12 +886,9 @@ struct Recent {
 
 /// Encodes one usage record with the ids of its strings.
 pub(crate) fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32, session: u32) {
+    // Filled in place and appended once: one capacity check per record, not one per field.
+    let mut b = [0u8; EVENT_BYTES];
     let e = &r.event;
-    out.extend_from_slice(&e.timestamp.timestamp().to_le_bytes());
-    out.extend_from_slice(&e.timestamp.timestamp_subsec_nanos().to_le_bytes());
-    out.extend_from_slice(&model.to_le_bytes());
-    out.extend_from_slice(&project.to_le_bytes());
-    out.extend_from_slice(&session.to_le_bytes());
     let mut flags = 0;
     if r.key.is_some() {
         flags |= FLAG_KEY;
@@ -905,24 +902,33 @@ pub(crate) fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32,
     if e.speed == Speed::Fast {
         flags |= FLAG_FAST;
     }
-    out.push(flags);
     let key = r.key.unwrap_or(ResponseKey {
         message_id: 0,
         request_id: None,
     });
-    out.extend_from_slice(&key.message_id.to_le_bytes());
-    out.extend_from_slice(&key.request_id.unwrap_or(0).to_le_bytes());
     let t = &e.tokens;
-    for v in [
+    b[0..8].copy_from_slice(&e.timestamp.timestamp().to_le_bytes());
+    b[8..12].copy_from_slice(&e.timestamp.timestamp_subsec_nanos().to_le_bytes());
+    b[12..16].copy_from_slice(&model.to_le_bytes());
+    b[16..20].copy_from_slice(&project.to_le_bytes());
+    b[20..24].copy_from_slice(&session.to_le_bytes());
+    b[24] = flags;
+    b[25..41].copy_from_slice(&key.message_id.to_le_bytes());
+    b[41..57].copy_from_slice(&key.request_id.unwrap_or(0).to_le_bytes());
+    for (i, v) in [
         t.input,
         t.output,
         t.cache_creation,
         t.cache_read,
         t.cache_creation_5m,
         t.cache_creation_1h,
-    ] {
-        out.extend_from_slice(&v.to_le_bytes());
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        b[57 + 8 * i..65 + 8 * i].copy_from_slice(&v.to_le_bytes());
     }
+    out.extend_from_slice(&b);
 }
 
 /// The whole state as a fresh ledger file with a new id: header, then one transaction holding

@@ -105,18 +105,30 @@ pub(crate) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// checksum, and overwriting blocks the file already has spares the file system flushing them
 /// with the next `fsync` of another file. On an error the file is removed.
 pub(crate) fn write_in_place_at(path: &Path, head: &[u8], at: u64, tail: &[u8]) -> io::Result<()> {
+    write_in_place_with(path, |file| {
+        file.write_all(head)?;
+        if !tail.is_empty() {
+            file.seek(SeekFrom::Start(at))?;
+            file.write_all(tail)?;
+        }
+        Ok(at + tail.len() as u64)
+    })
+}
+
+/// Writes the derived file at `path` (owner-only) in place as [`write_in_place_at`] does, by
+/// `write`, which writes what it will into the open file and returns where the file ends.
+pub(crate) fn write_in_place_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<u64>,
+) -> io::Result<()> {
     let result = (|| {
         let mut file = private_options()
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)?;
-        file.write_all(head)?;
-        if !tail.is_empty() {
-            file.seek(SeekFrom::Start(at))?;
-            file.write_all(tail)?;
-        }
-        file.set_len(at + tail.len() as u64)
+        let len = write(&mut file)?;
+        file.set_len(len)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(path);
