@@ -120,18 +120,21 @@ fn state_dir(args: &RunArgs) -> Option<PathBuf> {
         .or_else(|| oauth_usage::default_state_dir(oauth::STATE_APP))
 }
 
+/// What the scan found, and what the ledger did (with its writes that may still be going on).
+type Scanned = (
+    claude_logs::Discovery,
+    claude_logs::ScanOutput,
+    Option<(usage_ledger::LedgerStats, usage_ledger::Finishing)>,
+);
+
 /// The transcripts' events: through the usage ledger in the state directory, so that only
 /// what is new is read and deleted transcripts keep counting; a plain full scan with
 /// `--rescan`, or (with a warning) when the ledger is unavailable. Another run holding the
 /// ledger is an error.
-fn scan_transcripts(
-    args: &RunArgs,
-    settings: &Settings,
-) -> Result<(
-    claude_logs::Discovery,
-    claude_logs::ScanOutput,
-    Option<usage_ledger::LedgerStats>,
-)> {
+///
+/// The ledger's last writes may still be going on when this returns (see
+/// [`usage_ledger::scan_incremental_deferred`]): the run waits for them after writing its output.
+fn scan_transcripts(args: &RunArgs, settings: &Settings) -> Result<Scanned> {
     let full = || {
         let (discovery, scan) = scan_roots(&settings.roots, &settings.scan);
         Ok((discovery, scan, None))
@@ -146,14 +149,19 @@ fn scan_transcripts(
         );
         return full();
     };
-    match usage_ledger::scan_incremental(dir, &settings.roots, &settings.scan) {
-        Ok(scan) => Ok((
+    match usage_ledger::scan_incremental_deferred(
+        dir,
+        &settings.roots,
+        &settings.scan,
+        &usage_ledger::LedgerOptions::default(),
+    ) {
+        Ok((scan, finishing)) => Ok((
             scan.discovery,
             claude_logs::ScanOutput {
                 events: scan.events,
                 stats: scan.stats,
             },
-            Some(scan.ledger),
+            Some((scan.ledger, finishing)),
         )),
         Err(err @ usage_ledger::LedgerError::Locked { .. }) => Err(err.into()),
         Err(err) => {
@@ -329,6 +337,10 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     text.push('\n');
     output::write_atomic(&args.out, text.as_bytes())?;
     tracing::debug!(ms = ms_since(started), "output written");
+    let ledger = ledger.map(|(ledger, finishing)| {
+        finishing.wait();
+        ledger
+    });
 
     let stats = &scan.stats;
     let skipped = stats.skipped.total();

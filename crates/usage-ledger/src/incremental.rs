@@ -66,13 +66,13 @@ pub(crate) fn run(
     roots: &[PathBuf],
     options: &ScanOptions,
     ledger_options: &LedgerOptions,
-) -> Result<IncrementalScan, LedgerError> {
+) -> Result<(IncrementalScan, Finishing), LedgerError> {
     let loc = Location::new(state_dir, roots);
     store::create_private_dir(state_dir).map_err(|source| LedgerError::StateDir {
         path: state_dir.to_path_buf(),
         source,
     })?;
-    let _lock = store::lock(&loc.lock, ledger_options.lock_timeout)?;
+    let lock = store::lock(&loc.lock, ledger_options.lock_timeout)?;
     // Listing the transcripts and loading the ledger (with the kept records, on the bet that
     // they will serve) do not depend on each other: they run on two threads.
     // The last walk's directory listings serve only beside the ledger they came with:
@@ -338,12 +338,6 @@ pub(crate) fn run(
     let saved = saving.key();
     // For the checkpoint: how many records each file now has in the ledger.
     let record_counts = state.record_counts();
-    if cold {
-        // The kept records are known; the per-file ones are on disk and not needed again.
-        for entry in state.files.values_mut() {
-            entry.records = Vec::new();
-        }
-    }
 
     // The kept records: from the cache (plus what is new), or from every file's records.
     let mut events: Option<Vec<UsageEvent>> = None;
@@ -377,8 +371,9 @@ pub(crate) fn run(
         tracing::debug!(error = %e, "cannot write the directory listings");
     }
     let read_kept = read_kept.map(join);
-    let events = match events {
-        Some(events) => events,
+    // The kept records, when the cache is to be written from them.
+    let (events, to_cache) = match events {
+        Some(events) => (events, None),
         None => {
             let kept = match read_kept {
                 Some(kept) => kept,
@@ -391,30 +386,11 @@ pub(crate) fn run(
                     cache::sorted_kept(dedup)
                 }
             };
-            if let Some(key) = saved
-                && let Err(e) = cache::write(&loc.kept, key, &kept, &state.strings)
-            {
-                tracing::debug!(error = %e, "cannot write the kept-records cache");
-                cache::remove(&loc.kept);
-            }
-            kept.into_iter().map(|r| r.event).collect()
+            let events = kept.iter().map(|r| r.event.clone()).collect();
+            (events, Some(kept))
         }
     };
 
-    let written = saving.finish(&loc);
-    if written.is_none() && saved.is_some() {
-        cache::remove(&loc.kept);
-    }
-    // The state of the ledger now on disk, so that the next run need not replay it; not
-    // written again when it was loaded from there and nothing changed.
-    if let Some(key) = written
-        && !(from_checkpoint && key == loaded_key)
-        && let Err(e) = checkpoint::write(&loc.checkpoint, key, &state, &record_counts)
-    {
-        tracing::debug!(error = %e, "cannot write the ledger's checkpoint");
-    }
-    stats.saved = written.is_some();
-    tracing::debug!(saved = stats.saved, "usage ledger saved");
     // Count.
     present.sort_unstable();
     present.dedup();
@@ -434,12 +410,96 @@ pub(crate) fn run(
     scan.events = events.len() as u64;
     scan.duplicate_lines = usage_lines.saturating_sub(scan.events);
     stats.events_total = scan.events;
-    Ok(IncrementalScan {
-        discovery,
-        events,
-        stats: scan,
-        ledger: stats,
-    })
+
+    // What is left to write needs none of the caller's time: the cache written whole (a
+    // first run, a rebuild, a compaction) is written on a thread of its own, beside the
+    // caller's use of the events; the rest is done here.
+    let write_cache = to_cache.is_some();
+    let finish = move |done: &dyn Fn(bool)| {
+        if let Some(kept) = &to_cache
+            && let Some(key) = saved
+            && let Err(e) = cache::write(&loc.kept, key, kept, &state.strings)
+        {
+            tracing::debug!(error = %e, "cannot write the kept-records cache");
+            cache::remove(&loc.kept);
+        }
+        let written = saving.finish(&loc);
+        if written.is_none() && saved.is_some() {
+            cache::remove(&loc.kept);
+        }
+        // The state of the ledger now on disk, so that the next run need not replay it; not
+        // written again when it was loaded from there and nothing changed.
+        if let Some(key) = written
+            && !(from_checkpoint && key == loaded_key)
+            && let Err(e) = checkpoint::write(&loc.checkpoint, key, &state, &record_counts)
+        {
+            tracing::debug!(error = %e, "cannot write the ledger's checkpoint");
+        }
+        tracing::debug!(saved = written.is_some(), "usage ledger saved");
+        drop(lock);
+        done(written.is_some());
+        // The state and the kept records are freed after that (tens of thousands of records).
+    };
+    let finishing = if write_cache {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            finish(&|saved| {
+                let _ = sender.send(saved);
+            });
+        });
+        claude_logs::step_aside();
+        Finishing {
+            saved: None,
+            done: Some(receiver),
+        }
+    } else {
+        let saved = std::cell::Cell::new(false);
+        finish(&|s| saved.set(s));
+        Finishing {
+            saved: Some(saved.get()),
+            done: None,
+        }
+    };
+    Ok((
+        IncrementalScan {
+            discovery,
+            events,
+            stats: scan,
+            ledger: stats,
+        },
+        finishing,
+    ))
+}
+
+/// The end of a run's writes (the kept-records cache, the ledger's flush, its checkpoint),
+/// which may still be going on, on a thread of its own, when the run's result is handed over;
+/// the ledger stays locked until they are done. Dropped unfinished, it waits for them. (That
+/// thread then frees the run's state on its own: nothing the caller waits for.)
+#[derive(Debug)]
+pub struct Finishing {
+    saved: Option<bool>,
+    done: Option<mpsc::Receiver<bool>>,
+}
+
+impl Finishing {
+    /// Waits for the writes: whether the ledger was saved (a failure was logged as a warning).
+    pub fn wait(mut self) -> bool {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> bool {
+        if let Some(done) = self.done.take() {
+            // No answer: the thread panicked (and said so); nothing is known to be saved.
+            self.saved = Some(done.recv().unwrap_or(false));
+        }
+        self.saved.unwrap_or(false)
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 /// The ledger as loaded, with the kept-records cache when it belongs to it.

@@ -100,6 +100,7 @@ mod incremental;
 mod readings;
 mod store;
 
+pub use incremental::Finishing;
 pub use readings::{
     KEEP_READINGS, MAX_READINGS, StoredReading, append_readings, load_readings, readings_path,
 };
@@ -258,5 +259,21 @@ pub fn scan_incremental_with(
     options: &ScanOptions,
     ledger_options: &LedgerOptions,
 ) -> Result<IncrementalScan, LedgerError> {
+    let (mut scan, finishing) = incremental::run(state_dir, roots, options, ledger_options)?;
+    scan.ledger.saved = finishing.wait();
+    Ok(scan)
+}
+
+/// [`scan_incremental_with`], handing the result over before the last writes are done: a
+/// run that wrote the ledger anew (a first run, a rebuild, a compaction) still writes the
+/// kept-records cache and the checkpoint, and waits for the ledger's flush, on a thread of
+/// its own, while the caller uses the events. [`Finishing::wait`] (or dropping it) waits for
+/// them and tells whether the ledger was saved; until then `ledger.saved` is `false`.
+pub fn scan_incremental_deferred(
+    state_dir: &Path,
+    roots: &[PathBuf],
+    options: &ScanOptions,
+    ledger_options: &LedgerOptions,
+) -> Result<(IncrementalScan, Finishing), LedgerError> {
     incremental::run(state_dir, roots, options, ledger_options)
 }

@@ -398,3 +398,49 @@ fn several_roots_give_what_a_full_scan_gives() {
     tree.append("p/a.jsonl", &lines(&session("msg_c", 1)));
     check(&scan());
 }
+
+/// A run handed over before its last writes: they are done once it is waited for or
+/// dropped (the ledger locked until then), and the next run finds what a run that waited
+/// inside would have left: its derived files, nothing to read again, the same events.
+#[test]
+fn a_deferred_run_finishes_its_writes() {
+    for wait in [true, false] {
+        let tree = Tree::new();
+        tree.append("p/a.jsonl", &lines(&session("msg_a", 4)));
+        tree.append("p/s/subagents/agent-1.jsonl", &lines(&session("msg_s", 2)));
+        let (first, finishing) = usage_ledger::scan_incremental_deferred(
+            &tree.state(),
+            &tree.roots(),
+            &crate::support::options(),
+            &usage_ledger::LedgerOptions::default(),
+        )
+        .unwrap();
+        tree.assert_parity(&first);
+        if wait {
+            assert!(finishing.wait());
+        } else {
+            drop(finishing);
+        }
+        let mut derived: Vec<String> = std::fs::read_dir(tree.state())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".lock"))
+            .collect();
+        derived.sort();
+        let waited_inside = Tree::new();
+        waited_inside.append("p/a.jsonl", &lines(&session("msg_a", 4)));
+        waited_inside.append("p/s/subagents/agent-1.jsonl", &lines(&session("msg_s", 2)));
+        waited_inside.scan();
+        let mut expected: Vec<String> = std::fs::read_dir(waited_inside.state())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".lock"))
+            .collect();
+        expected.sort();
+        assert_eq!(derived.len(), expected.len(), "{derived:?} {expected:?}");
+        let second = tree.scan();
+        tree.assert_parity(&second);
+        assert_eq!(second.ledger.bytes_read, 0);
+        assert_eq!(second.events, first.events);
+    }
+}
