@@ -97,7 +97,8 @@ pub(crate) fn run(
                 };
                 let (discovery, metadata, listings) = discover_each(roots, &previous, |path, _| {
                     if let Some(found) = &found {
-                        // The readers may be gone (a ledger appeared after all): nothing lost.
+                        // No reader takes them when a reader failed: the result still lists
+                        // every file.
                         let _ = found.send(path.to_path_buf());
                     }
                 });
@@ -415,7 +416,8 @@ pub(crate) fn run(
     // first run, a rebuild, a compaction) is written on a thread of its own, beside the
     // caller's use of the events; the rest is done here.
     let write_cache = to_cache.is_some();
-    let finish = move |done: &dyn Fn(bool)| {
+    // Returns whether the ledger was saved, and what is left to free.
+    let finish = move || {
         if let Some(kept) = &to_cache
             && let Some(key) = saved
             && let Err(e) = cache::write(&loc.kept, key, kept, &state.strings)
@@ -437,27 +439,25 @@ pub(crate) fn run(
         }
         tracing::debug!(saved = written.is_some(), "usage ledger saved");
         drop(lock);
-        done(written.is_some());
-        // The state and the kept records are freed after that (tens of thousands of records).
+        (written.is_some(), (state, to_cache))
     };
     let finishing = if write_cache {
         let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            finish(&|saved| {
-                let _ = sender.send(saved);
-            });
+        let writer = std::thread::spawn(move || {
+            let (saved, left) = finish();
+            let _ = sender.send(saved);
+            // Tens of thousands of records, freed after the answer.
+            drop(left);
         });
         claude_logs::step_aside();
         Finishing {
             saved: None,
-            done: Some(receiver),
+            pending: Some((receiver, writer)),
         }
     } else {
-        let saved = std::cell::Cell::new(false);
-        finish(&|s| saved.set(s));
         Finishing {
-            saved: Some(saved.get()),
-            done: None,
+            saved: Some(finish().0),
+            pending: None,
         }
     };
     Ok((
@@ -474,23 +474,25 @@ pub(crate) fn run(
 /// The end of a run's writes (the kept-records cache, the ledger's flush, its checkpoint),
 /// which may still be going on, on a thread of its own, when the run's result is handed over;
 /// the ledger stays locked until they are done. Dropped unfinished, it waits for them. (That
-/// thread then frees the run's state on its own: nothing the caller waits for.)
+/// thread frees the run's state after answering: nothing the caller waits for.)
 #[derive(Debug)]
 pub struct Finishing {
     saved: Option<bool>,
-    done: Option<mpsc::Receiver<bool>>,
+    pending: Option<(mpsc::Receiver<bool>, std::thread::JoinHandle<()>)>,
 }
 
 impl Finishing {
-    /// Waits for the writes: whether the ledger was saved (a failure was logged as a warning).
+    /// Waits for the writes: whether the ledger was saved (a failure was logged as a
+    /// warning). A panic on that thread goes on here.
     pub fn wait(mut self) -> bool {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> bool {
-        if let Some(done) = self.done.take() {
-            // No answer: the thread panicked (and said so); nothing is known to be saved.
-            self.saved = Some(done.recv().unwrap_or(false));
+        if let Some((done, writer)) = self.pending.take() {
+            match done.recv() {
+                Ok(saved) => self.saved = Some(saved),
+                Err(_) => {
+                    // No answer: the thread panicked.
+                    join(writer);
+                }
+            }
         }
         self.saved.unwrap_or(false)
     }
@@ -498,7 +500,9 @@ impl Finishing {
 
 impl Drop for Finishing {
     fn drop(&mut self) {
-        self.finish();
+        if let Some((done, _)) = self.pending.take() {
+            let _ = done.recv();
+        }
     }
 }
 
