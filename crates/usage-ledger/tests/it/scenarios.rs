@@ -399,6 +399,17 @@ fn several_roots_give_what_a_full_scan_gives() {
     check(&scan());
 }
 
+/// The names of the files in `dir` but its lock, sorted.
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// A run handed over before its last writes: they are done once it is waited for or
 /// dropped (the ledger locked until then), and the next run finds what a run that waited
 /// inside would have left: its derived files, nothing to read again, the same events.
@@ -421,22 +432,12 @@ fn a_deferred_run_finishes_its_writes() {
         } else {
             drop(finishing);
         }
-        let mut derived: Vec<String> = std::fs::read_dir(tree.state())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.ends_with(".lock"))
-            .collect();
-        derived.sort();
+        let derived = files_in(&tree.state());
         let waited_inside = Tree::new();
         waited_inside.append("p/a.jsonl", &lines(&session("msg_a", 4)));
         waited_inside.append("p/s/subagents/agent-1.jsonl", &lines(&session("msg_s", 2)));
         waited_inside.scan();
-        let mut expected: Vec<String> = std::fs::read_dir(waited_inside.state())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.ends_with(".lock"))
-            .collect();
-        expected.sort();
+        let expected = files_in(&waited_inside.state());
         assert_eq!(derived.len(), expected.len(), "{derived:?} {expected:?}");
         let second = tree.scan();
         tree.assert_parity(&second);
