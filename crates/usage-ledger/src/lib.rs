@@ -29,7 +29,8 @@
 //!    again: its entries come from `ledger-<key>.dirs` (see
 //!    [`claude_logs::discover_with_listings`]; used while the ledger file exists, at most an
 //!    hour old). A file whose identity, size and modification time match its entry is not
-//!    opened.
+//!    opened. Without a ledger file (a first run) there is nothing to match: the files are
+//!    read as the walk finds them ([`claude_logs::discover_each`]).
 //! 3. Other files are read in parallel (`ScanOptions::threads`): from the entry's offset when
 //!    the file has the entry's identity, is at least that long and its first bytes still have
 //!    the entry's fingerprint; otherwise from the start, and the entry's records are replaced.
@@ -39,6 +40,10 @@
 //! 4. The changes are appended as one transaction (checksummed records and a commit record,
 //!    not flushed to disk: see `store::append`); the events are the global dedup of every
 //!    entry's records.
+//!
+//! A run that writes the ledger anew (a first run, a rebuild, a compaction) can hand its
+//! events over before its last writes (the cache below, the ledger's flush, the checkpoint):
+//! [`scan_incremental_deferred`] and [`Finishing`].
 //!
 //! Step 4 is shortened by a cache (`ledger-<key>.kept`): the kept records of the last run, in
 //! output order, tied to one state of the ledger (its id, commit sequence and length) and
