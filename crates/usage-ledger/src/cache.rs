@@ -315,14 +315,24 @@ pub(crate) fn sorted_kept(dedup: Dedup) -> Vec<Record> {
 
 /// Encodes `record` with the ids of its strings in `strings`.
 fn encode(out: &mut Vec<u8>, record: &Record, strings: &Strings) -> Option<()> {
+    encode_with(out, record, |_, s| strings.id(s))
+}
+
+/// Encodes `record` with the ids `id` gives its strings (called with the string's place:
+/// 0 model, 1 project, 2 session); `None` when a string has none.
+fn encode_with(
+    out: &mut Vec<u8>,
+    record: &Record,
+    mut id: impl FnMut(usize, &str) -> Option<u32>,
+) -> Option<()> {
     let e = &record.event;
-    let model = strings.id(&e.model)?;
+    let model = id(0, &e.model)?;
     let project = match &e.project {
-        Some(p) => strings.id(p)?,
+        Some(p) => id(1, p)?,
         None => u32::MAX,
     };
     let session = match &e.session_id {
-        Some(s) => strings.id(s)?,
+        Some(s) => id(2, s)?,
         None => u32::MAX,
     };
     put_event(out, record, model, project, session);
@@ -383,17 +393,7 @@ pub(crate) fn write(
             Ok(())
         };
         for r in records {
-            let e = &r.event;
-            let model = id_of(0, &e.model).ok_or_else(missing)?;
-            let project = match &e.project {
-                Some(p) => id_of(1, p).ok_or_else(missing)?,
-                None => u32::MAX,
-            };
-            let session = match &e.session_id {
-                Some(s) => id_of(2, s).ok_or_else(missing)?,
-                None => u32::MAX,
-            };
-            put_event(&mut piece, r, model, project, session);
+            encode_with(&mut piece, r, &mut id_of).ok_or_else(missing)?;
             if piece.len() >= PIECE {
                 flush(&mut piece)?;
             }
