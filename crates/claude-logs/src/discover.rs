@@ -399,11 +399,9 @@ pub fn discover_each(
     } else {
         let mut seen_files: HashSet<NodeId> = HashSet::new();
         for (path, id, meta) in found {
-            let new = match id {
-                Some(id) => seen_files.insert(id),
-                None => true,
-            };
-            if new && !(several && discovery.files.last() == Some(&path)) {
+            if first_sight(&mut seen_files, id.as_ref())
+                && !(several && discovery.files.last() == Some(&path))
+            {
                 on_file(&path, &meta);
                 discovery.files.push(path);
                 metadata.push(meta);
@@ -415,6 +413,13 @@ pub fn discover_each(
 
 /// A file found: its path, identity and metadata.
 type Found = (PathBuf, Option<NodeId>, FileMeta);
+
+/// Whether a file with identity `id` is seen for the first time (noted in `seen`); a file
+/// without an identity always is.
+fn first_sight(seen: &mut HashSet<NodeId>, id: Option<&NodeId>) -> bool {
+    // (`NodeId` is a path, not `Copy`, on some platforms.)
+    id.is_none_or(|id| seen.insert(id.to_owned()))
+}
 
 /// What a walk hands each file it keeps to.
 type OnFile<'a> = &'a mut dyn FnMut(&Path, &FileMeta);
@@ -495,12 +500,7 @@ impl Walker<'_> {
             } else if metadata.is_file() && is_jsonl(&name) {
                 let id = node_id(&path, &metadata);
                 if let Some(on_file) = &mut self.on_file {
-                    // (`NodeId` is a path, not `Copy`, on some platforms.)
-                    if !id
-                        .as_ref()
-                        .cloned()
-                        .is_none_or(|id| self.seen_files.insert(id))
-                    {
+                    if !first_sight(&mut self.seen_files, id.as_ref()) {
                         continue;
                     }
                     on_file(&path, &metadata);
