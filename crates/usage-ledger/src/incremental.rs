@@ -451,12 +451,12 @@ pub(crate) fn run(
         });
         claude_logs::step_aside();
         Finishing {
-            saved: None,
+            saved: false,
             pending: Some((receiver, writer)),
         }
     } else {
         Finishing {
-            saved: Some(finish().0),
+            saved: finish().0,
             pending: None,
         }
     };
@@ -477,7 +477,9 @@ pub(crate) fn run(
 /// thread frees the run's state after answering: nothing the caller waits for.)
 #[derive(Debug)]
 pub struct Finishing {
-    saved: Option<bool>,
+    /// Whether the ledger was saved, once nothing is `pending`.
+    saved: bool,
+    /// The thread still writing: its answer to come, and its handle.
     pending: Option<(mpsc::Receiver<bool>, std::thread::JoinHandle<()>)>,
 }
 
@@ -485,16 +487,14 @@ impl Finishing {
     /// Waits for the writes: whether the ledger was saved (a failure was logged as a
     /// warning). A panic on that thread goes on here.
     pub fn wait(mut self) -> bool {
-        if let Some((done, writer)) = self.pending.take() {
-            match done.recv() {
-                Ok(saved) => self.saved = Some(saved),
-                Err(_) => {
-                    // No answer: the thread panicked.
-                    join(writer);
-                }
-            }
+        match self.pending.take() {
+            None => self.saved,
+            // No answer: the thread panicked.
+            Some((done, writer)) => done.recv().unwrap_or_else(|_| {
+                join(writer);
+                false
+            }),
         }
-        self.saved.unwrap_or(false)
     }
 }
 
