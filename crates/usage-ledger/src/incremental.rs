@@ -143,19 +143,10 @@ pub(crate) fn run(
     let mut claimed: HashSet<u32> = HashSet::new();
     let mut displaced: Vec<u32> = Vec::new();
     {
-        // Paths compare as paths (component by component: `a//b` is `a/b`, and `a\b` is `a/b`
-        // on Windows), so a root spelt another way than last time still finds its files.
-        let by_path: HashMap<&Path, (u32, &FileState)> = state
-            .files
-            .iter()
-            .filter_map(|(&id, e)| {
-                let s = e.state.as_ref()?;
-                Some((s.path.as_path(), (id, s)))
-            })
-            .collect();
+        let mut by_path = ByPath::new(&state);
         let mut second: Vec<(&PathBuf, Stat)> = Vec::new();
         for (path, meta) in discovery.files.iter().zip(&metadata) {
-            let known = by_path.get(path.as_path()).copied();
+            let known = by_path.get(path);
             let at_path = known.map(|(id, _)| id);
             let stat = Stat::of(meta);
             match known {
@@ -503,6 +494,54 @@ impl Drop for Finishing {
         if let Some((done, _)) = self.pending.take() {
             let _ = done.recv();
         }
+    }
+}
+
+/// The ledger's files by path. Paths compare as paths (component by component: `a//b` is
+/// `a/b`, and `a\b` is `a/b` on Windows), so a root spelt another way than last time still
+/// finds its files. A path is looked up by its bytes first: almost every file is found spelt
+/// as the ledger has it, and a `Path`'s hash goes component by component, several times
+/// slower (about 2 ms of a run with nothing new over 1,600 files). The map by components is
+/// built only when a path is not found that way.
+struct ByPath<'s> {
+    state: &'s State,
+    by_bytes: HashMap<&'s [u8], (u32, &'s FileState)>,
+    by_components: Option<HashMap<&'s Path, (u32, &'s FileState)>>,
+}
+
+impl<'s> ByPath<'s> {
+    fn new(state: &'s State) -> Self {
+        let by_bytes = Self::files(state)
+            .map(|(id, s)| (s.path.as_os_str().as_encoded_bytes(), (id, s)))
+            .collect();
+        Self {
+            state,
+            by_bytes,
+            by_components: None,
+        }
+    }
+
+    fn files(state: &'s State) -> impl Iterator<Item = (u32, &'s FileState)> {
+        state
+            .files
+            .iter()
+            .filter_map(|(&id, e)| Some((id, e.state.as_ref()?)))
+    }
+
+    /// The ledger's file at `path`, if any.
+    fn get(&mut self, path: &Path) -> Option<(u32, &'s FileState)> {
+        if let Some(&found) = self.by_bytes.get(path.as_os_str().as_encoded_bytes()) {
+            return Some(found);
+        }
+        let state = self.state;
+        self.by_components
+            .get_or_insert_with(|| {
+                Self::files(state)
+                    .map(|(id, s)| (s.path.as_path(), (id, s)))
+                    .collect()
+            })
+            .get(path)
+            .copied()
     }
 }
 
