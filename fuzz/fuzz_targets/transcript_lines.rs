@@ -5,7 +5,8 @@
 //!
 //! - the read never fails or panics, and its counts add up: every line is counted once, every
 //!   usage line gives one record, skipped and synthetic lines never outnumber the lines seen;
-//! - the result does not depend on the buffer size or on how the source splits its reads;
+//! - the result does not depend on the buffer size or on how the source splits its reads, nor
+//!   on whether lines that span reads are kept as read or read again by offset when needed;
 //! - a read that stops at a line end and resumes there gives the same as one read of the whole;
 //! - the cache-write split of every record, when it has one, adds up to its cache writes;
 //! - dedup keeps at most one record per line, counts the rest as duplicates and keeps the same
@@ -15,7 +16,9 @@
 
 use std::io::{self, Read};
 
-use claude_logs::{Dedup, FileRead, FileStats, Interner, ScanOptions, read_source};
+use claude_logs::{
+    Dedup, FileRead, FileReader, FileStats, Interner, LineSource, ScanOptions, read_source,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// A source that returns at most `step` bytes per read.
@@ -31,6 +34,48 @@ impl Read for Trickle<'_> {
         self.data = &self.data[n..];
         Ok(n)
     }
+}
+
+/// A source over a whole file from `pos` on, `step` bytes at most per read, that reads bytes
+/// again by offset.
+struct Again<'a> {
+    file: &'a [u8],
+    pos: usize,
+    step: usize,
+}
+
+impl Read for Again<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let data = &self.file[self.pos..];
+        let n = self.step.min(out.len()).min(data.len());
+        out[..n].copy_from_slice(&data[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl LineSource for Again<'_> {
+    fn can_read_again(&self) -> bool {
+        true
+    }
+
+    fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let offset = usize::try_from(offset).expect("small offsets");
+        assert!(offset + buf.len() <= self.pos, "only bytes read before");
+        buf.copy_from_slice(&self.file[offset..offset + buf.len()]);
+        Ok(())
+    }
+}
+
+fn read_again(file: &[u8], start: usize, options: &ScanOptions, step: usize) -> FileRead {
+    let source = Again {
+        file,
+        pos: start,
+        step,
+    };
+    FileReader::new(options)
+        .read_from(source, start as u64, &mut Interner::new())
+        .expect("reading from memory never fails")
 }
 
 fn read(data: &[u8], start: u64, options: &ScanOptions, step: usize) -> FileRead {
@@ -130,6 +175,8 @@ fuzz_target!(|input: &[u8]| {
         ..options.clone()
     };
     assert_eq!(read(data, 0, &other, step), whole, "depends on buffering");
+    // Lines that span reads read again where needed instead of kept.
+    assert_eq!(read_again(data, 0, &options, step), whole, "depends on reading again");
 
     // Read a prefix, then resume where it stopped.
     let cut = usize::from(*cut) * data.len() / 255;
@@ -142,6 +189,11 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let rest = read(&data[resume..], first.end_offset, &options, usize::MAX);
+    assert_eq!(
+        read_again(data, resume, &options, step),
+        rest,
+        "a resumed read depends on reading again"
+    );
     let mut total = first.stats.saturating_sub(&first.unconsumed);
     total.add(&rest.stats);
     assert_eq!(total, whole.stats, "resumed counts differ");

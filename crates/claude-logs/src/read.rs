@@ -240,14 +240,78 @@ pub fn read_file_with(
 /// [`read_file_with`] from an already opened source (for example a `File` positioned at
 /// `start_offset`, or a wrapper around one): `source` yields the file's bytes from
 /// `start_offset` on. Lets a caller check the file's identity on the same handle it reads.
+/// Lines that span reads are kept as they are read; [`FileReader::read_from`] with a
+/// [`LineSource`] that can read bytes again need not.
 pub fn read_source<R: Read>(
     source: R,
     start_offset: u64,
     options: &ScanOptions,
     interner: &mut Interner,
 ) -> io::Result<FileRead> {
-    FileReader::new(options).read_from(source, start_offset, interner)
+    FileReader::new(options).read_from(Once(source), start_offset, interner)
 }
+
+/// The bytes of a file, from some offset on, for [`FileReader::read_from`]: a [`Read`] that
+/// may also give bytes it gave before again.
+///
+/// A line that continues past one read is kept only once the needle every examined line holds
+/// has been seen in it; the long lines that lack it (tool results, pasted files: most of a
+/// transcript's bytes) are never copied. Should the needle come after the first read of a
+/// line, its beginning is read again through [`LineSource::read_again`]. A source that cannot
+/// (the default) has every line that spans reads kept as it is read.
+pub trait LineSource: Read {
+    /// Whether [`LineSource::read_again`] can be used.
+    fn can_read_again(&self) -> bool {
+        false
+    }
+
+    /// Fills `buf` with the file's bytes from `offset` on (bytes `read` gave before), without
+    /// changing what `read` gives next. Called only when [`LineSource::can_read_again`].
+    fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let _ = (offset, buf);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this source cannot read bytes again",
+        ))
+    }
+}
+
+/// A file read again by offset (`pread`), which leaves its position as it was.
+#[cfg(unix)]
+impl LineSource for File {
+    fn can_read_again(&self) -> bool {
+        true
+    }
+
+    fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+/// Elsewhere a positioned read moves the file's position: lines are kept as read.
+#[cfg(not(unix))]
+impl LineSource for File {}
+
+impl<T: LineSource + ?Sized> LineSource for &mut T {
+    fn can_read_again(&self) -> bool {
+        (**self).can_read_again()
+    }
+
+    fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        (**self).read_again(offset, buf)
+    }
+}
+
+/// A source read once: its lines are kept as they are read.
+struct Once<R>(R);
+
+impl<R: Read> Read for Once<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> LineSource for Once<R> {}
 
 /// Reads files one after another, reusing its buffers (a read buffer of
 /// [`ScanOptions::buffer_bytes`] and a carry buffer for lines that span reads): for a caller
@@ -302,17 +366,22 @@ impl FileReader {
 
     /// [`read_source`] with this reader's buffers: reads lines from `source`, whose first byte
     /// is at `start_offset` of the file.
-    pub fn read_from<R: Read>(
+    pub fn read_from<R: LineSource>(
         &mut self,
         mut source: R,
         start_offset: u64,
         interner: &mut Interner,
     ) -> io::Result<FileRead> {
         let mut sink = LineSink::new(interner, &self.finder);
+        let finder = &self.finder;
         let buf = &mut self.buf;
         let carry = &mut self.carry;
         let max = self.max_line_bytes;
+        let read_again = source.can_read_again();
         carry.clear();
+        // The beginning of the line being read when it was not kept (it lacked the needle):
+        // its length and its last bytes, where the needle may begin.
+        let mut skipped = Skipped::default();
         #[cfg(test)]
         let mut peak_carry = 0;
         // Inside a line longer than `max`: its bytes are dropped until the next newline.
@@ -341,6 +410,19 @@ impl FileReader {
                 if discarding {
                     discarding = false;
                     sink.oversized();
+                } else if skipped.len > 0 {
+                    let part = &chunk[pos..end];
+                    if skipped.len + part.len() > max {
+                        sink.oversized();
+                    } else if skipped.needle_in(finder, part) {
+                        take_back(&mut source, line_start, skipped.len, carry)?;
+                        append(carry, part, max);
+                        sink.line(carry, first, true);
+                        release(carry);
+                    } else {
+                        sink.not_examined();
+                    }
+                    skipped = Skipped::default();
                 } else if carry.is_empty() {
                     let line = &chunk[pos..end];
                     if line.len() > max {
@@ -368,9 +450,20 @@ impl FileReader {
             }
             let rest = &chunk[pos..];
             if !discarding && !rest.is_empty() {
-                if carry.len() + rest.len() > max {
+                if carry.len() + skipped.len + rest.len() > max {
                     discarding = true;
                     release(carry);
+                    skipped = Skipped::default();
+                } else if skipped.len > 0 {
+                    if skipped.needle_in(finder, rest) {
+                        take_back(&mut source, line_start, skipped.len, carry)?;
+                        append(carry, rest, max);
+                        skipped = Skipped::default();
+                    } else {
+                        skipped.extend(rest);
+                    }
+                } else if read_again && carry.is_empty() && finder.find(rest).is_none() {
+                    skipped.extend(rest);
                 } else {
                     append(carry, rest, max);
                     #[cfg(test)]
@@ -379,6 +472,10 @@ impl FileReader {
                     }
                 }
             }
+        }
+        if skipped.len > 0 {
+            // An unterminated last line: whether it is whole needs all of it.
+            take_back(&mut source, line_start, skipped.len, carry)?;
         }
         let before_last = sink.stats;
         let mut unconsumed = FileStats::default();
@@ -435,6 +532,58 @@ fn append(carry: &mut Vec<u8>, bytes: &[u8], max: usize) {
     carry.extend_from_slice(bytes);
 }
 
+/// Puts the `len` bytes at file offset `offset` (the beginning of a line, not kept when it was
+/// read) in the empty carry buffer.
+fn take_back<R: LineSource>(
+    source: &mut R,
+    offset: u64,
+    len: usize,
+    carry: &mut Vec<u8>,
+) -> io::Result<()> {
+    debug_assert!(carry.is_empty());
+    carry.resize(len, 0);
+    source.read_again(offset, carry)
+}
+
+/// The part of a line read so far and not kept: its length and its last bytes (as many as the
+/// needle has, less one), where a needle that the next part ends may begin.
+#[derive(Debug, Default)]
+struct Skipped {
+    len: usize,
+    tail: [u8; CANDIDATE_NEEDLE.len() - 1],
+    tail_len: usize,
+}
+
+impl Skipped {
+    /// Whether the needle is in the line with `next` after the part skipped.
+    fn needle_in(&self, finder: &Finder<'_>, next: &[u8]) -> bool {
+        if finder.find(next).is_some() {
+            return true;
+        }
+        let mut joint = [0u8; 2 * (CANDIDATE_NEEDLE.len() - 1)];
+        let head = &next[..next.len().min(CANDIDATE_NEEDLE.len() - 1)];
+        joint[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
+        joint[self.tail_len..self.tail_len + head.len()].copy_from_slice(head);
+        finder.find(&joint[..self.tail_len + head.len()]).is_some()
+    }
+
+    /// Counts `next` as skipped too.
+    fn extend(&mut self, next: &[u8]) {
+        self.len += next.len();
+        let keep = self.tail.len();
+        if next.len() >= keep {
+            self.tail.copy_from_slice(&next[next.len() - keep..]);
+            self.tail_len = keep;
+        } else {
+            // The last bytes of the old tail, then all of `next`.
+            let old = (keep - next.len()).min(self.tail_len);
+            self.tail.copy_within(self.tail_len - old..self.tail_len, 0);
+            self.tail[old..old + next.len()].copy_from_slice(next);
+            self.tail_len = old + next.len();
+        }
+    }
+}
+
 /// Empties the carry buffer, returning memory a very long line needed.
 fn release(carry: &mut Vec<u8>) {
     carry.clear();
@@ -468,6 +617,12 @@ impl<'r> LineSink<'r> {
     fn oversized(&mut self) {
         self.stats.lines_read += 1;
         self.stats.skipped.oversized += 1;
+    }
+
+    /// A whole line without the needle, whose bytes were not kept: what [`LineSink::line`]
+    /// does with one.
+    fn not_examined(&mut self) {
+        self.stats.lines_read += 1;
     }
 
     /// Handles one line (without its newline). `first`: it starts at offset 0 of the file.
@@ -570,32 +725,87 @@ mod tests {
 
     const LINE: &str = r#"{"isSidechain":false,"cwd":"/w","sessionId":"s1","message":{"id":"msg_1","model":"claude-haiku-4-5","usage":{"input_tokens":1,"output_tokens":2}},"requestId":"req_1","type":"assistant","timestamp":"2025-08-30T07:16:28.537Z"}"#;
 
-    /// A reader that returns at most `step` bytes per call.
+    /// A source over `file` from `pos` on that returns at most `step` bytes per call and,
+    /// when `again`, reads bytes again by offset (counting them).
     struct Trickle<'a> {
-        data: &'a [u8],
+        file: &'a [u8],
+        pos: usize,
         step: usize,
+        again: bool,
+        read_again: usize,
+    }
+
+    impl<'a> Trickle<'a> {
+        fn new(file: &'a [u8], pos: usize, step: usize, again: bool) -> Self {
+            Self {
+                file,
+                pos,
+                step,
+                again,
+                read_again: 0,
+            }
+        }
     }
 
     impl Read for Trickle<'_> {
         fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let n = self.step.min(out.len()).min(self.data.len());
-            out[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
+            let data = &self.file[self.pos..];
+            let n = self.step.min(out.len()).min(data.len());
+            out[..n].copy_from_slice(&data[..n]);
+            self.pos += n;
             Ok(n)
         }
     }
 
-    fn read_with(data: &[u8], buffer_bytes: usize, step: usize, max: usize) -> FileRead {
+    impl LineSource for Trickle<'_> {
+        fn can_read_again(&self) -> bool {
+            self.again
+        }
+
+        fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+            assert!(self.again);
+            let offset = offset as usize;
+            assert!(offset + buf.len() <= self.pos, "only bytes read before");
+            buf.copy_from_slice(&self.file[offset..offset + buf.len()]);
+            self.read_again += buf.len();
+            Ok(())
+        }
+    }
+
+    /// Reads `file` from `start` with the given buffer, read size and line limit: once with
+    /// every line that spans reads kept, once with lines read again where needed (checked to
+    /// give the same); also the bytes read again.
+    fn read_both(
+        file: &[u8],
+        start: usize,
+        buffer_bytes: usize,
+        step: usize,
+        max: usize,
+    ) -> (FileRead, usize) {
         let options = ScanOptions {
             threads: 1,
             max_line_bytes: max,
             buffer_bytes,
         };
         let mut reader = FileReader::new(&options);
-        let mut interner = Interner::new();
-        reader
-            .read_from(Trickle { data, step }, 0, &mut interner)
-            .unwrap()
+        let mut read = |again| {
+            let mut source = Trickle::new(file, start, step, again);
+            let got = reader
+                .read_from(&mut source, start as u64, &mut Interner::new())
+                .unwrap();
+            (got, source.read_again)
+        };
+        let (kept, _) = read(false);
+        let (again, bytes) = read(true);
+        assert_eq!(
+            again, kept,
+            "read again or kept: buffer {buffer_bytes}, step {step}, max {max}, from {start}"
+        );
+        (again, bytes)
+    }
+
+    fn read_with(data: &[u8], buffer_bytes: usize, step: usize, max: usize) -> FileRead {
+        read_both(data, 0, buffer_bytes, step, max).0
     }
 
     #[test]
@@ -622,6 +832,120 @@ mod tests {
         }
     }
 
+    /// A usage line whose needle (`"type":"assistant"`, the only one) comes after `pad` bytes.
+    fn usage_line(pad: usize, id: usize) -> String {
+        format!(
+            r#"{{"pad":"{}","type":"assistant","message":{{"id":"msg_{id}","model":"m","usage":{{"input_tokens":{id},"output_tokens":1}}}},"requestId":"req_{id}","timestamp":"2025-08-30T07:16:28.537Z"}}"#,
+            "p".repeat(pad)
+        )
+    }
+
+    /// Every kind of line that spans reads, with the needle at every place a read can split
+    /// it, gives the same whether lines are read again or kept.
+    #[test]
+    fn lines_read_again_give_what_kept_lines_give() {
+        let user = |len: usize| {
+            format!(
+                r#"{{"type":"user","message":{{"content":"{}"}}}}"#,
+                "u".repeat(len)
+            )
+        };
+        let mut lines: Vec<String> = Vec::new();
+        for pad in (0..420).step_by(7) {
+            lines.push(usage_line(pad, pad));
+            lines.push(user(pad * 3));
+        }
+        // The needle in a line that is not usage, at its very end, and as a line of its own.
+        lines.push(format!(
+            r#"{{"type":"user","x":"{}","y":"assistant"}}"#,
+            "u".repeat(500)
+        ));
+        lines.push(format!(r#"{{"x":"{}"}}"assistant""#, "u".repeat(300)));
+        lines.push(r#""assistant""#.to_owned());
+        // Longer than the smaller limit below, with and without the needle.
+        lines.push(usage_line(2000, 1));
+        lines.push(user(2000));
+        let body = lines.join("\n");
+        let crlf = lines.join("\r\n");
+        let mut files: Vec<Vec<u8>> = Vec::new();
+        for text in [&body, &crlf] {
+            for last in [
+                String::new(),
+                "\n".to_owned(),
+                format!("\n{}", user(900)),
+                format!("\n{}", &user(900)[..700]),
+                format!("\n{}", usage_line(600, 7)),
+                format!("\n{}", &usage_line(600, 7)[..650]),
+                format!("\n{}", &usage_line(600, 7)[..300]),
+            ] {
+                let mut file = BOM.to_vec();
+                file.extend_from_slice(text.as_bytes());
+                file.extend_from_slice(last.as_bytes());
+                files.push(file);
+            }
+        }
+        for file in &files {
+            let whole = read_both(file, 0, 1 << 16, usize::MAX, 1 << 20).0;
+            assert!(whole.records.len() >= 61);
+            for buffer in [64, 100, 333, 4096] {
+                for step in [1, 13, 1000] {
+                    for max in [1000, 1 << 20] {
+                        read_both(file, 0, buffer, step, max);
+                    }
+                }
+            }
+            // Resumed at line ends, as a later run reads.
+            for start in file
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1)
+                .step_by(17)
+            {
+                read_both(file, start, 100, 1000, 1 << 20);
+            }
+        }
+    }
+
+    /// Long lines without the needle are neither kept nor read again; a long usage line is
+    /// read again once, from its start.
+    #[test]
+    fn long_lines_without_the_needle_are_not_kept() {
+        let long = format!(
+            r#"{{"type":"user","message":{{"content":"{}"}}}}"#,
+            "u".repeat(100_000)
+        );
+        let file = format!("{LINE}\n{long}\n{LINE}\n{long}\n{long}\n");
+        let options = ScanOptions {
+            threads: 1,
+            max_line_bytes: 1 << 20,
+            buffer_bytes: 4096,
+        };
+        let mut reader = FileReader::new(&options);
+        let mut source = Trickle::new(file.as_bytes(), 0, usize::MAX, true);
+        let got = reader
+            .read_from(&mut source, 0, &mut Interner::new())
+            .unwrap();
+        assert_eq!(got.records.len(), 2);
+        assert_eq!(got.stats.lines_read, 5);
+        assert_eq!(source.read_again, 0);
+        assert!(
+            reader.peak_carry() < 2 * LINE.len(),
+            "{}",
+            reader.peak_carry()
+        );
+
+        // The needle 50,000 bytes into a line: its first 4096 * 12 bytes are read again.
+        let usage = usage_line(50_000, 3);
+        let file = format!("{usage}\n{long}\n");
+        let mut source = Trickle::new(file.as_bytes(), 0, usize::MAX, true);
+        let got = reader
+            .read_from(&mut source, 0, &mut Interner::new())
+            .unwrap();
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(source.read_again, 4096 * 12);
+    }
+
     #[test]
     fn long_lines_are_dropped_without_buffering_them() {
         let long = format!(
@@ -637,7 +961,9 @@ mod tests {
             };
             let mut reader = FileReader::new(&options);
             let mut interner = Interner::new();
-            let got = reader.read_from(data.as_bytes(), 0, &mut interner).unwrap();
+            let got = reader
+                .read_from(Once(data.as_bytes()), 0, &mut interner)
+                .unwrap();
             assert_eq!(got.records.len(), 2);
             assert_eq!(got.stats.skipped.oversized, 2);
             assert_eq!(got.stats.lines_read, 4);
@@ -662,6 +988,8 @@ mod tests {
         body: usize,
         tail: Vec<u8>,
     }
+
+    impl LineSource for HugeLine {}
 
     impl Read for HugeLine {
         fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, mpsc};
 
 use claude_logs::{
-    Dedup, FileMeta, FileReader, FileStats, Interner, Listings, Record, ScanOptions, ScanStats,
-    UsageEvent, discover_each, fnv1a_128,
+    Dedup, FileMeta, FileReader, FileStats, Interner, LineSource, Listings, Record, ScanOptions,
+    ScanStats, UsageEvent, discover_each, fnv1a_128,
 };
 
 use crate::cache::{self, Key};
@@ -906,5 +906,17 @@ impl Read for Tee<'_> {
             self.pos += n as u64;
         }
         Ok(n)
+    }
+}
+
+/// Bytes read again come from the file, by offset: the first and last bytes and the prefix
+/// are those of the sequential read.
+impl LineSource for Tee<'_> {
+    fn can_read_again(&self) -> bool {
+        self.file.can_read_again()
+    }
+
+    fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.file.read_again(offset, buf)
     }
 }
