@@ -533,7 +533,8 @@ fn append(carry: &mut Vec<u8>, bytes: &[u8], max: usize) {
 }
 
 /// Puts the `len` bytes at file offset `offset` (the beginning of a line, not kept when it was
-/// read) in the empty carry buffer.
+/// read) in the empty carry buffer. A file cut short since fails the read: the next read of
+/// it starts again (its length is below the offset reached).
 fn take_back<R: LineSource>(
     source: &mut R,
     offset: u64,
@@ -542,7 +543,16 @@ fn take_back<R: LineSource>(
 ) -> io::Result<()> {
     debug_assert!(carry.is_empty());
     carry.resize(len, 0);
-    source.read_again(offset, carry)
+    source.read_again(offset, carry).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file was cut short while it was read",
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// The part of a line read so far and not kept: its length and its last bytes (as many as the
@@ -944,6 +954,37 @@ mod tests {
             .unwrap();
         assert_eq!(got.records.len(), 1);
         assert_eq!(source.read_again, 4096 * 12);
+    }
+
+    /// A file cut short before the beginning of a line it must read again fails the read.
+    #[test]
+    fn a_file_cut_short_under_a_line_read_again_fails_the_read() {
+        struct Cut<'a>(Trickle<'a>);
+        impl Read for Cut<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                self.0.read(out)
+            }
+        }
+        impl LineSource for Cut<'_> {
+            fn can_read_again(&self) -> bool {
+                true
+            }
+            fn read_again(&mut self, _: u64, _: &mut [u8]) -> io::Result<()> {
+                Err(io::ErrorKind::UnexpectedEof.into())
+            }
+        }
+        let file = format!("{}\n", usage_line(10_000, 1));
+        let options = ScanOptions {
+            threads: 1,
+            max_line_bytes: 1 << 20,
+            buffer_bytes: 4096,
+        };
+        let source = Cut(Trickle::new(file.as_bytes(), 0, usize::MAX, true));
+        let err = FileReader::new(&options)
+            .read_from(source, 0, &mut Interner::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(err.to_string(), "the file was cut short while it was read");
     }
 
     #[test]
