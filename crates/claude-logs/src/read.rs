@@ -382,6 +382,8 @@ impl FileReader {
         // The beginning of the line being read when it was not kept (it lacked the needle):
         // its length and its last bytes, where the needle may begin.
         let mut skipped = Skipped::default();
+        // The file was cut short under a line whose beginning had to be read again.
+        let mut cut_short = false;
         #[cfg(test)]
         let mut peak_carry = 0;
         // Inside a line longer than `max`: its bytes are dropped until the next newline.
@@ -392,7 +394,7 @@ impl FileReader {
         let mut end_offset = start_offset;
         // File offset of `buf[0]`.
         let mut offset = start_offset;
-        loop {
+        'read: loop {
             let n = match source.read(buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -415,7 +417,14 @@ impl FileReader {
                     if skipped.len + part.len() > max {
                         sink.oversized();
                     } else if skipped.needle_in(finder, part) {
-                        take_back(&mut source, line_start, skipped.len, carry)?;
+                        if !take_back(&mut source, line_start, skipped.len, carry)? {
+                            cut_short = true;
+                            break 'read;
+                        }
+                        #[cfg(test)]
+                        {
+                            peak_carry = peak_carry.max(carry.capacity());
+                        }
                         append(carry, part, max);
                         sink.line(carry, first, true);
                         release(carry);
@@ -456,8 +465,15 @@ impl FileReader {
                     skipped = Skipped::default();
                 } else if skipped.len > 0 {
                     if skipped.needle_in(finder, rest) {
-                        take_back(&mut source, line_start, skipped.len, carry)?;
+                        if !take_back(&mut source, line_start, skipped.len, carry)? {
+                            cut_short = true;
+                            break 'read;
+                        }
                         append(carry, rest, max);
+                        #[cfg(test)]
+                        {
+                            peak_carry = peak_carry.max(carry.capacity());
+                        }
                         skipped = Skipped::default();
                     } else {
                         skipped.extend(rest);
@@ -473,13 +489,23 @@ impl FileReader {
                 }
             }
         }
-        if skipped.len > 0 {
+        if skipped.len > 0 && !cut_short {
             // An unterminated last line: whether it is whole needs all of it.
-            take_back(&mut source, line_start, skipped.len, carry)?;
+            cut_short = !take_back(&mut source, line_start, skipped.len, carry)?;
+            #[cfg(test)]
+            {
+                peak_carry = peak_carry.max(carry.capacity());
+            }
         }
         let before_last = sink.stats;
         let mut unconsumed = FileStats::default();
-        if discarding {
+        if cut_short {
+            // The line was being rewritten: left for the next read, as a half-written last
+            // line is (nothing after it was looked at).
+            release(carry);
+            sink.truncated();
+            unconsumed = sink.stats.saturating_sub(&before_last);
+        } else if discarding {
             // An oversized last line without a newline: not consumed.
             sink.oversized();
             unconsumed = sink.stats.saturating_sub(&before_last);
@@ -533,26 +559,26 @@ fn append(carry: &mut Vec<u8>, bytes: &[u8], max: usize) {
 }
 
 /// Puts the `len` bytes at file offset `offset` (the beginning of a line, not kept when it was
-/// read) in the empty carry buffer. A file cut short since fails the read: the next read of
-/// it starts again (its length is below the offset reached).
+/// read) in the empty carry buffer: `false` when the file no longer has them (it was cut
+/// short, being rewritten, since they were read).
 fn take_back<R: LineSource>(
     source: &mut R,
     offset: u64,
     len: usize,
     carry: &mut Vec<u8>,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     debug_assert!(carry.is_empty());
+    // Exactly `len` (at most the line limit), not the doubling `resize` would do.
+    carry.reserve_exact(len);
     carry.resize(len, 0);
-    source.read_again(offset, carry).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file was cut short while it was read",
-            )
-        } else {
-            e
+    match source.read_again(offset, carry) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            carry.clear();
+            Ok(false)
         }
-    })
+        Err(e) => Err(e),
+    }
 }
 
 /// The part of a line read so far and not kept: its length and its last bytes (as many as the
@@ -633,6 +659,12 @@ impl<'r> LineSink<'r> {
     /// does with one.
     fn not_examined(&mut self) {
         self.stats.lines_read += 1;
+    }
+
+    /// A line that could not be read whole.
+    fn truncated(&mut self) {
+        self.stats.lines_read += 1;
+        self.stats.skipped.truncated += 1;
     }
 
     /// Handles one line (without its newline). `first`: it starts at offset 0 of the file.
@@ -956,9 +988,11 @@ mod tests {
         assert_eq!(source.read_again, 4096 * 12);
     }
 
-    /// A file cut short before the beginning of a line it must read again fails the read.
+    /// A file cut short under a line whose beginning must be read again: that line is left
+    /// unconsumed and counted truncated, as a half-written last line is; the lines before it
+    /// count.
     #[test]
-    fn a_file_cut_short_under_a_line_read_again_fails_the_read() {
+    fn a_file_cut_short_under_a_line_read_again_leaves_that_line() {
         struct Cut<'a>(Trickle<'a>);
         impl Read for Cut<'_> {
             fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -973,18 +1007,50 @@ mod tests {
                 Err(io::ErrorKind::UnexpectedEof.into())
             }
         }
-        let file = format!("{}\n", usage_line(10_000, 1));
         let options = ScanOptions {
             threads: 1,
             max_line_bytes: 1 << 20,
             buffer_bytes: 4096,
         };
-        let source = Cut(Trickle::new(file.as_bytes(), 0, usize::MAX, true));
-        let err = FileReader::new(&options)
-            .read_from(source, 0, &mut Interner::new())
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(err.to_string(), "the file was cut short while it was read");
+        let user = format!(r#"{{"type":"user","x":"{}"}}"#, "u".repeat(9000));
+        // The needle far into a terminated line; and an unterminated last line without it.
+        for last in [format!("{}\n{LINE}\n", usage_line(10_000, 1)), user.clone()] {
+            let file = format!("{LINE}\n{user}\n{last}");
+            let source = Cut(Trickle::new(file.as_bytes(), 0, usize::MAX, true));
+            let got = FileReader::new(&options)
+                .read_from(source, 0, &mut Interner::new())
+                .unwrap();
+            let left = LINE.len() + user.len() + 2;
+            assert_eq!(got.records.len(), 1);
+            assert_eq!(got.stats.lines_read, 3);
+            assert_eq!(got.stats.skipped.truncated, 1);
+            assert_eq!(got.end_offset, left as u64);
+            assert_eq!(got.unconsumed.lines_read, 1);
+            assert_eq!(got.unconsumed.skipped.truncated, 1);
+            assert_eq!(got.unconsumed.bytes_read, (file.len() - left) as u64);
+        }
+    }
+
+    /// A line read again takes no more room than it needs, within a limit below 2 MiB.
+    #[test]
+    fn a_line_read_again_stays_within_the_limit() {
+        let max = 1_500_000;
+        let options = ScanOptions {
+            threads: 1,
+            max_line_bytes: max,
+            buffer_bytes: 1 << 16,
+        };
+        // Kept as read (the needle first): the carry keeps 1 MiB of room after it.
+        let early = format!(r#"{{"type":"assistant","x":"{}"}}"#, "a".repeat(1_100_000));
+        let file = format!("{early}\n{}\n", usage_line(1_400_000, 1));
+        let mut reader = FileReader::new(&options);
+        let mut source = Trickle::new(file.as_bytes(), 0, usize::MAX, true);
+        let got = reader
+            .read_from(&mut source, 0, &mut Interner::new())
+            .unwrap();
+        assert_eq!(got.records.len(), 1);
+        assert!(source.read_again > 1_300_000);
+        assert!(reader.peak_carry() <= max, "{}", reader.peak_carry());
     }
 
     #[test]
