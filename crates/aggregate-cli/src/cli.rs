@@ -96,7 +96,7 @@ pub struct RunArgs {
     /// rows are consulted first and its exact model ids win.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
-    /// Worker threads for the transcript scan (default: all cores).
+    /// Worker threads for the transcript scan, 1 to 256 (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Do not ask Anthropic's usage endpoint; estimate every window from the transcripts.

@@ -56,8 +56,14 @@ fn resolve(args: &RunArgs) -> Result<Settings> {
             PriceTable::builtin().with_overrides(&user)
         }
     };
-    if args.threads == Some(0) {
-        return Err(UsageError("--threads must be at least 1".to_owned()).into());
+    if let Some(threads) = args.threads
+        && !(1..=ScanOptions::MAX_THREADS).contains(&threads)
+    {
+        return Err(UsageError(format!(
+            "--threads must be between 1 and {}",
+            ScanOptions::MAX_THREADS
+        ))
+        .into());
     }
     let home = settings::home_dir();
     let roots = if args.claude_dirs.is_empty() {

@@ -39,7 +39,8 @@ fn bad_flag_values_are_refused() {
     check_refused(&["--now", "yesterday"], "invalid --now \"yesterday\"");
     check_refused(&["--now", "2026-11-28T12:00:00"], "invalid --now");
     check_refused(&["--plan", "gold"], "invalid --plan");
-    check_refused(&["--threads", "0"], "--threads must be at least 1");
+    check_refused(&["--threads", "0"], "--threads must be between 1 and 256");
+    check_refused(&["--threads", "257"], "--threads must be between 1 and 256");
     check_refused(
         &["--prices", "/nonexistent/prices.json"],
         "cannot read --prices",
