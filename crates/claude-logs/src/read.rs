@@ -326,12 +326,9 @@ impl<R: Read> LineSource for Once<R> {}
 /// that reads many files, one per thread.
 pub struct FileReader {
     buf: Vec<u8>,
-    carry: Vec<u8>,
+    carry: Carry,
     finder: Finder<'static>,
     max_line_bytes: usize,
-    /// The largest capacity the carry buffer reached during the last read.
-    #[cfg(test)]
-    peak_carry: usize,
 }
 
 impl FileReader {
@@ -339,11 +336,9 @@ impl FileReader {
     pub fn new(options: &ScanOptions) -> Self {
         Self {
             buf: vec![0; options.buffer_bytes.max(64)],
-            carry: Vec::new(),
+            carry: Carry::default(),
             finder: FinderBuilder::new().build_forward_with_ranker(NeedleRank, CANDIDATE_NEEDLE),
             max_line_bytes: options.max_line_bytes,
-            #[cfg(test)]
-            peak_carry: 0,
         }
     }
 
@@ -386,14 +381,12 @@ impl FileReader {
         let carry = &mut self.carry;
         let max = self.max_line_bytes;
         let read_again = source.can_read_again();
-        carry.clear();
+        carry.start();
         // The beginning of the line being read when it was not kept (it lacked the needle):
         // its length and its last bytes, where the needle may begin.
         let mut skipped = Skipped::default();
         // The file was cut short under a line whose beginning had to be read again.
         let mut cut_short = false;
-        #[cfg(test)]
-        let mut peak_carry = 0;
         // Inside a line longer than `max`: its bytes are dropped until the next newline.
         let mut discarding = false;
         // File offset of the first byte of the line being read, and just after the last line
@@ -425,17 +418,13 @@ impl FileReader {
                     if skipped.len + part.len() > max {
                         sink.oversized();
                     } else if skipped.needle_in(finder, part) {
-                        if !take_back(&mut source, line_start, skipped.len, carry)? {
+                        if !carry.take_back(&mut source, line_start, skipped.len)? {
                             cut_short = true;
                             break 'read;
                         }
-                        #[cfg(test)]
-                        {
-                            peak_carry = peak_carry.max(carry.capacity());
-                        }
-                        append(carry, part, max);
+                        carry.append(part, max);
                         sink.line(carry, first, true);
-                        release(carry);
+                        carry.release();
                     } else {
                         sink.not_examined();
                     }
@@ -452,14 +441,10 @@ impl FileReader {
                     if carry.len() + part.len() > max {
                         sink.oversized();
                     } else {
-                        append(carry, part, max);
-                        #[cfg(test)]
-                        {
-                            peak_carry = peak_carry.max(carry.capacity());
-                        }
+                        carry.append(part, max);
                         sink.line(carry, first, true);
                     }
-                    release(carry);
+                    carry.release();
                 }
                 pos = end + 1;
                 line_start = base + pos as u64;
@@ -469,19 +454,15 @@ impl FileReader {
             if !discarding && !rest.is_empty() {
                 if carry.len() + skipped.len + rest.len() > max {
                     discarding = true;
-                    release(carry);
+                    carry.release();
                     skipped = Skipped::default();
                 } else if skipped.len > 0 {
                     if skipped.needle_in(finder, rest) {
-                        if !take_back(&mut source, line_start, skipped.len, carry)? {
+                        if !carry.take_back(&mut source, line_start, skipped.len)? {
                             cut_short = true;
                             break 'read;
                         }
-                        append(carry, rest, max);
-                        #[cfg(test)]
-                        {
-                            peak_carry = peak_carry.max(carry.capacity());
-                        }
+                        carry.append(rest, max);
                         skipped = Skipped::default();
                     } else {
                         skipped.extend(rest);
@@ -489,28 +470,20 @@ impl FileReader {
                 } else if read_again && carry.is_empty() && finder.find(rest).is_none() {
                     skipped.extend(rest);
                 } else {
-                    append(carry, rest, max);
-                    #[cfg(test)]
-                    {
-                        peak_carry = peak_carry.max(carry.capacity());
-                    }
+                    carry.append(rest, max);
                 }
             }
         }
         if skipped.len > 0 && !cut_short {
             // An unterminated last line: whether it is whole needs all of it.
-            cut_short = !take_back(&mut source, line_start, skipped.len, carry)?;
-            #[cfg(test)]
-            {
-                peak_carry = peak_carry.max(carry.capacity());
-            }
+            cut_short = !carry.take_back(&mut source, line_start, skipped.len)?;
         }
         let before_last = sink.stats;
         let mut unconsumed = FileStats::default();
         if cut_short {
             // The line was being rewritten: left for the next read, as a half-written last
             // line is (nothing after it was looked at).
-            release(carry);
+            carry.release();
             sink.truncated();
             unconsumed = sink.stats.saturating_sub(&before_last);
         } else if discarding {
@@ -523,13 +496,9 @@ impl FileReader {
             } else {
                 unconsumed = sink.stats.saturating_sub(&before_last);
             }
-            release(carry);
+            carry.release();
         }
         unconsumed.bytes_read = offset - end_offset;
-        #[cfg(test)]
-        {
-            self.peak_carry = peak_carry;
-        }
         Ok(FileRead {
             records: sink.records,
             end_offset,
@@ -540,12 +509,13 @@ impl FileReader {
 
     #[cfg(test)]
     pub(crate) fn carry_capacity(&self) -> usize {
-        self.carry.capacity()
+        self.carry.bytes.capacity()
     }
 
+    /// The largest capacity the carry buffer reached during the last read.
     #[cfg(test)]
     pub(crate) fn peak_carry(&self) -> usize {
-        self.peak_carry
+        self.carry.peak
     }
 }
 
@@ -553,39 +523,80 @@ fn not_a_file() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
-/// Appends `bytes` to the carry buffer (the caller checked that the line stays within `max`),
-/// growing it geometrically but never past `max`.
-fn append(carry: &mut Vec<u8>, bytes: &[u8], max: usize) {
-    let needed = carry.len() + bytes.len();
-    if needed > carry.capacity() {
-        let target = needed
-            .max(carry.capacity().saturating_mul(2))
-            .min(max.max(needed));
-        carry.reserve_exact(target - carry.len());
-    }
-    carry.extend_from_slice(bytes);
+/// The carry buffer: the bytes of a kept line that spans reads.
+#[derive(Debug, Default)]
+struct Carry {
+    bytes: Vec<u8>,
+    /// The largest capacity since [`Carry::start`] (noted when released: it only grows
+    /// between releases).
+    #[cfg(test)]
+    peak: usize,
 }
 
-/// Puts the `len` bytes at file offset `offset` (the beginning of a line, not kept when it was
-/// read) in the empty carry buffer: `false` when the file no longer has them (it was cut
-/// short, being rewritten, since they were read).
-fn take_back<R: LineSource>(
-    source: &mut R,
-    offset: u64,
-    len: usize,
-    carry: &mut Vec<u8>,
-) -> io::Result<bool> {
-    debug_assert!(carry.is_empty());
-    // Exactly `len` (at most the line limit), not the doubling `resize` would do.
-    carry.reserve_exact(len);
-    carry.resize(len, 0);
-    match source.read_again(offset, carry) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            carry.clear();
-            Ok(false)
+impl std::ops::Deref for Carry {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.bytes
+    }
+}
+
+impl Carry {
+    /// Empty, at the start of a read.
+    fn start(&mut self) {
+        self.bytes.clear();
+        #[cfg(test)]
+        {
+            self.peak = 0;
         }
-        Err(e) => Err(e),
+    }
+
+    /// Appends `bytes` (the caller checked that the line stays within `max`), growing the
+    /// buffer geometrically but never past `max`.
+    fn append(&mut self, bytes: &[u8], max: usize) {
+        let carry = &mut self.bytes;
+        let needed = carry.len() + bytes.len();
+        if needed > carry.capacity() {
+            let target = needed
+                .max(carry.capacity().saturating_mul(2))
+                .min(max.max(needed));
+            carry.reserve_exact(target - carry.len());
+        }
+        carry.extend_from_slice(bytes);
+    }
+
+    /// Puts the `len` bytes at file offset `offset` (the beginning of a line, not kept when it
+    /// was read) in the empty buffer: `false` when the file no longer has them (it was cut
+    /// short, being rewritten, since they were read).
+    fn take_back<R: LineSource>(
+        &mut self,
+        source: &mut R,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<bool> {
+        let carry = &mut self.bytes;
+        debug_assert!(carry.is_empty());
+        // Exactly `len` (at most the line limit), not the doubling `resize` would do.
+        carry.reserve_exact(len);
+        carry.resize(len, 0);
+        match source.read_again(offset, carry) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                carry.clear();
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Empties the buffer, returning memory a very long line needed.
+    fn release(&mut self) {
+        #[cfg(test)]
+        {
+            self.peak = self.peak.max(self.bytes.capacity());
+        }
+        self.bytes.clear();
+        self.bytes.shrink_to(CARRY_KEEP_BYTES);
     }
 }
 
@@ -626,12 +637,6 @@ impl Skipped {
             self.tail_len = old + next.len();
         }
     }
-}
-
-/// Empties the carry buffer, returning memory a very long line needed.
-fn release(carry: &mut Vec<u8>) {
-    carry.clear();
-    carry.shrink_to(CARRY_KEEP_BYTES);
 }
 
 /// Turns lines into records and counts.
