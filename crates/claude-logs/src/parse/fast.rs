@@ -105,13 +105,53 @@ fn has_control(bytes: &[u8]) -> bool {
 
 /// Where the first quote or backslash of `bytes` is.
 ///
+/// 16 bytes at a time, with SSE2 (part of every x86-64 processor): two compares and the mask of
+/// their result in a register, whose lowest bit set is the place. Strings in a line are short,
+/// so most blocks have one: the mask gives its place without a second look at the block.
+/// (The portable version below, which compilers do not turn into a mask, took about 10% more
+/// of the parse of the bench corpus's usage lines.)
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let (blocks, tail) = bytes.as_chunks::<16>();
+    for (n, block) in blocks.iter().enumerate() {
+        let v = load_unaligned_m128i(block);
+        let hits = cmp_eq_mask_i8_m128i(v, quote) | cmp_eq_mask_i8_m128i(v, backslash);
+        let mask = move_mask_i8_m128i(hits);
+        if mask != 0 {
+            return Some(n * 16 + mask.trailing_zeros() as usize);
+        }
+    }
+    let done = blocks.len() * 16;
+    tail.iter()
+        .position(|&b| (b == b'"') | (b == b'\\'))
+        .map(|i| done + i)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    find_quote_or_backslash_portable(bytes)
+}
+
+/// [`find_quote_or_backslash`] without SIMD intrinsics.
+///
 /// 16 bytes at a time: whether a block has one is computed without branches, so that it
 /// compiles to SIMD compares and one `pmovmskb`; only the block that has one is searched for
 /// its position, 8 bytes at a time in a `u64` (reading the SIMD flags back through memory
 /// would stall on store forwarding). Most strings in a line are short and escapes in text are
 /// frequent, so this beats a `memchr2` call per run of plain bytes.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    allow(dead_code, reason = "the x86-64 build uses SSE2; tests check both")
+)]
 #[inline(always)]
-fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+fn find_quote_or_backslash_portable(bytes: &[u8]) -> Option<usize> {
     let (blocks, tail) = bytes.as_chunks::<16>();
     for (n, block) in blocks.iter().enumerate() {
         // Flags of 0 or 0xff, then their OR: the form that compiles to SIMD compares and one
@@ -682,6 +722,39 @@ impl<'a> Scanner<'a> {
     fn skip_spaces(&mut self) {
         while self.peek() == Some(b' ') {
             self.pos += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both searches give the first quote or backslash at any place, in any block, after any
+    /// bytes (high ones too, which a signed compare could mistake), or none.
+    #[test]
+    fn the_quote_or_backslash_search_finds_the_first() {
+        let filler: Vec<u8> = (0..=255u8).filter(|b| !matches!(b, b'"' | b'\\')).collect();
+        for len in 0..70 {
+            let plain: Vec<u8> = (0..len).map(|i| filler[(i * 37) % filler.len()]).collect();
+            assert_eq!(find_quote_or_backslash(&plain), None);
+            assert_eq!(find_quote_or_backslash_portable(&plain), None);
+            for at in 0..len {
+                for stop in [b'"', b'\\'] {
+                    let mut bytes = plain.clone();
+                    bytes[at] = stop;
+                    // A second one after the first changes nothing.
+                    if at + 3 < len {
+                        bytes[at + 3] = b'"';
+                    }
+                    assert_eq!(find_quote_or_backslash(&bytes), Some(at), "{bytes:?}");
+                    assert_eq!(
+                        find_quote_or_backslash_portable(&bytes),
+                        Some(at),
+                        "{bytes:?}"
+                    );
+                }
+            }
         }
     }
 }
