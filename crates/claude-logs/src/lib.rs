@@ -98,7 +98,7 @@ pub use intern::Interner;
 pub use place::step_aside;
 pub use read::{
     FileRead, FileReader, FileStats, LineSource, ReadError, ScanOptions, SkippedLines,
-    UNKNOWN_MODEL, read_file, read_file_with, read_source,
+    UNKNOWN_MODEL, open_transcript, read_file, read_file_with, read_source,
 };
 pub use roots::{RootsEnv, default_roots, normalize_root};
 pub use scan::{ScanOutput, ScanStats, scan, scan_roots};

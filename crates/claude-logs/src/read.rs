@@ -352,15 +352,7 @@ impl FileReader {
             path: path.to_path_buf(),
             source,
         };
-        // Check before opening: opening a FIFO would block.
-        let metadata = std::fs::metadata(path).map_err(error)?;
-        if !metadata.is_file() {
-            return Err(error(not_a_file()));
-        }
-        let mut file = File::open(path).map_err(error)?;
-        if !file.metadata().map_err(error)?.is_file() {
-            return Err(error(not_a_file()));
-        }
+        let (mut file, _) = open_transcript(path).map_err(error)?;
         if start_offset > 0 {
             file.seek(SeekFrom::Start(start_offset)).map_err(error)?;
         }
@@ -517,6 +509,35 @@ impl FileReader {
     pub(crate) fn peak_carry(&self) -> usize {
         self.carry.peak
     }
+}
+
+/// Opens the transcript at `path` for reading, with its metadata, refusing anything but a
+/// regular file (a directory, a FIFO, a device) with `InvalidInput`.
+///
+/// Opening a FIFO for reading would wait for a writer: on unix the file is opened
+/// non-blocking (which reads of a regular file ignore) and checked on the open handle, one
+/// path lookup in all. Elsewhere the path is checked first, then the handle.
+pub fn open_transcript(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path)?
+    };
+    #[cfg(not(unix))]
+    let file = {
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(not_a_file());
+        }
+        File::open(path)?
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(not_a_file());
+    }
+    Ok((file, metadata))
 }
 
 fn not_a_file() -> io::Error {

@@ -786,23 +786,13 @@ fn read_all(
     (all.into_iter().map(|(_, result)| result).collect(), kept)
 }
 
-fn not_a_file() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
-}
-
 /// Reads one file: from where its prior entry stopped when that entry still describes the
 /// file's beginning, else from the start.
 fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::Result<Done> {
-    // Check before opening: opening a FIFO would block.
-    if !std::fs::metadata(&job.path)?.is_file() {
-        return Err(not_a_file());
-    }
-    let mut file = File::open(&job.path)?;
-    let meta = FileMeta::from(&file.metadata()?);
-    if !meta.is_file() {
-        return Err(not_a_file());
-    }
-    let stat = Stat::of(&meta);
+    let (mut file, meta) = claude_logs::open_transcript(&job.path)?;
+    let stat = Stat::of(&FileMeta::from(&meta));
+    // Where the next read of `file` starts.
+    let mut position = 0;
     let mut prefix: Vec<u8> = Vec::new();
     let mut resume = job.prior.as_ref().map(|(_, s)| s).filter(|s| {
         s.identity == stat.identity
@@ -813,6 +803,7 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
         (&mut file)
             .take(u64::from(s.fp_len))
             .read_to_end(&mut prefix)?;
+        position = prefix.len() as u64;
         if prefix.len() != s.fp_len as usize || fnv1a_128(&prefix) != s.fp {
             resume = None;
         }
@@ -823,7 +814,9 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
         if resume.is_none() {
             prefix.clear();
         }
-        file.seek(SeekFrom::Start(start))?;
+        if position != start {
+            file.seek(SeekFrom::Start(start))?;
+        }
         let mut tee = Tee {
             file: &mut file,
             pos: start,
@@ -833,6 +826,7 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
         };
         let read = reader.read_from(&mut tee, start, interner)?;
         let (first, last) = (tee.first, tee.last);
+        position = tee.pos;
         bytes_read += read.stats.bytes_read;
         let open_line = resume.is_some_and(|s| s.open_line);
         if open_line && first.is_some_and(|b| b != b'\n') {

@@ -151,11 +151,19 @@ mod unix {
         let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
         assert!(status.success());
         let _socket = UnixListener::bind(root.join("projects/p/socket.jsonl")).unwrap();
-        let found = discover(&[root]);
-        assert_eq!(found.files, vec![session]);
+        let found = discover(std::slice::from_ref(&root));
+        assert_eq!(found.files, vec![session.clone()]);
         // Handed a FIFO directly, the scan refuses it instead of blocking on it.
-        let output = scan(&[fifo], &options(1));
+        let output = scan(std::slice::from_ref(&fifo), &options(1));
         assert_eq!(output.stats.unreadable_files, 1);
+        // So does the opening both readers use (no writer is on the FIFO: a blocking open
+        // would never return), and a directory; a transcript opens, with its metadata.
+        for refused in [&fifo, &root.join("projects/p")] {
+            let err = claude_logs::open_transcript(refused).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{refused:?}");
+        }
+        let (_, metadata) = claude_logs::open_transcript(&session).unwrap();
+        assert_eq!(metadata.len(), fs::metadata(&session).unwrap().len());
     }
 
     #[test]
