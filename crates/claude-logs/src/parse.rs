@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::error::Category;
@@ -360,9 +360,45 @@ fn token_counts(usage: &RawUsage) -> TokenCounts {
 
 /// Parses an RFC 3339 timestamp with an offset or `Z`.
 pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    if let Some(t) = parse_utc_millis(s.as_bytes()) {
+        return Some(t);
+    }
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// The form Claude Code writes, `YYYY-MM-DDTHH:MM:SS.mmmZ`, read without the general RFC 3339
+/// parser (a few percent of a first run's parsing): the instant that parser gives, or `None`
+/// for any other form or any field out of its usual range (a leap second, for one), which is
+/// then left to it.
+fn parse_utc_millis(b: &[u8]) -> Option<DateTime<Utc>> {
+    let b: &[u8; 24] = b.try_into().ok()?;
+    let separators = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
+    if b[23] != b'Z' || separators.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0, 4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, number(5, 7)?, number(8, 10)?)?;
+    let time = NaiveTime::from_hms_milli_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 23)?,
+    )?;
+    Some(date.and_time(time).and_utc())
 }
 
 #[cfg(test)]
@@ -580,5 +616,47 @@ mod tests {
         }
         let numeric = r#"{"type":"assistant","timestamp":1756540800,"message":{"usage":{}}}"#;
         assert_eq!(bad(numeric.as_bytes()), BadLine::WrongTypes);
+    }
+
+    /// The short path for Claude Code's form gives what the general parser gives, on every
+    /// string of that shape (valid or not, with any digits), and declines what it does not read.
+    #[test]
+    fn timestamps_of_the_usual_form_read_as_the_general_parser_reads_them() {
+        use proptest::prelude::*;
+        let general = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        for s in [
+            "2025-08-30T07:16:28.537Z",
+            "2024-02-29T23:59:59.999Z",
+            "2023-02-29T00:00:00.000Z",
+            "2025-12-31T23:59:60.500Z",
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T24:00:00.000Z",
+            "2025-13-01T00:00:00.000Z",
+            "2025-00-10T00:00:00.000Z",
+            "2025-01-00T00:00:00.000Z",
+            "2025-01-01T00:60:00.000Z",
+            "2025-01-01t00:00:00.000Z",
+            "2025-01-01T00:00:00.000z",
+            "2025-01-01T00:00:00,000Z",
+            "2025-01-01T00:00:0a.000Z",
+            "2025-08-30T07:16:28.5370Z",
+            "2025-08-30T07:16:28Z",
+        ] {
+            assert_eq!(parse_timestamp(s), general(s), "{s}");
+        }
+        assert!(parse_utc_millis(b"2025-08-30T07:16:28.537Z").is_some());
+        assert!(parse_utc_millis(b"2025-12-31T23:59:60.500Z").is_none());
+        let digits = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z";
+        proptest!(ProptestConfig::with_cases(4_000), |(s in digits)| {
+            prop_assert_eq!(parse_timestamp(&s), general(&s));
+        });
+        let near = "20[0-9]{2}-(0[0-9]|1[0-3])-([0-3][0-9])T([0-2][0-9]):([0-6][0-9]):([0-6][0-9])\\.[0-9]{3}Z";
+        proptest!(ProptestConfig::with_cases(4_000), |(s in near)| {
+            prop_assert_eq!(parse_timestamp(&s), general(&s));
+        });
     }
 }
