@@ -370,6 +370,10 @@ impl Dedup {
             key: None,
             sidechain: false,
         }));
+        // The groups' allocation is larger than the records need (a group is larger than a
+        // record, and the groups grew by doubling): what is left over goes back to the
+        // allocator, for the next file's reading, instead of being held with the records.
+        out.shrink_to_fit();
         out
     }
 
