@@ -514,25 +514,27 @@ impl FileReader {
 /// Opens the transcript at `path` for reading, with its metadata, refusing anything but a
 /// regular file (a directory, a FIFO, a device) with `InvalidInput`.
 ///
-/// Opening a FIFO for reading would wait for a writer: on unix the file is opened
-/// non-blocking (which reads of a regular file ignore) and checked on the open handle, one
-/// path lookup in all. Elsewhere the path is checked first, then the handle.
+/// The path is checked before it is opened: opening a FIFO or a device has effects (a FIFO's
+/// blocked writer would be let through and its data dropped at the close; a tape rewinds). The
+/// open handle is checked again, for a file replaced in between; on unix it is opened
+/// non-blocking and without taking a terminal, so that such a replacement cannot stop the run
+/// either (reads of a regular file ignore the flag; a file under a lease another process holds
+/// is then refused for this run instead of waited for).
 pub fn open_transcript(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_a_file());
+    }
     #[cfg(unix)]
     let file = {
+        use rustix::fs::OFlags;
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32)
             .open(path)?
     };
     #[cfg(not(unix))]
-    let file = {
-        if !std::fs::metadata(path)?.is_file() {
-            return Err(not_a_file());
-        }
-        File::open(path)?
-    };
+    let file = File::open(path)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(not_a_file());

@@ -166,6 +166,46 @@ mod unix {
         assert_eq!(metadata.len(), fs::metadata(&session).unwrap().len());
     }
 
+    /// A FIFO is refused without being opened: a writer blocked on it stays blocked (opening
+    /// its read end would let the writer through, and its data would be lost at the close).
+    #[test]
+    fn a_fifo_with_a_waiting_writer_is_not_opened() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("s.jsonl");
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let through = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (fifo, through) = (fifo.clone(), Arc::clone(&through));
+            std::thread::spawn(move || {
+                // Blocks until the FIFO is opened for reading.
+                let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+                through.store(true, Ordering::SeqCst);
+                let _ = std::io::Write::write_all(&mut w, b"{}\n");
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let err = claude_logs::open_transcript(&fifo).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!through.load(Ordering::SeqCst), "the FIFO was opened");
+        // Let the writer go.
+        let mut read_end = fs::File::open(&fifo).unwrap();
+        writer.join().unwrap();
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut read_end, &mut got).unwrap();
+        assert_eq!(got, "{}\n");
+    }
+
     #[test]
     fn an_unlistable_directory_is_counted_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
