@@ -211,11 +211,7 @@ pub(crate) fn run(
     // beside the recording of what was read and the ledger's encoding below (both
     // single-threaded).
     let read_kept = read_kept.map(|kept| {
-        let sorting = std::thread::spawn(move || {
-            let kept = cache::sorted_kept(kept);
-            let events = events_of(&kept);
-            (kept, events)
-        });
+        let sorting = std::thread::spawn(move || sorted_with_events(kept));
         claude_logs::step_aside();
         sorting
     });
@@ -372,9 +368,7 @@ pub(crate) fn run(
                 for entry in state.files.values_mut() {
                     dedup.extend(std::mem::take(&mut entry.records));
                 }
-                let kept = cache::sorted_kept(dedup);
-                let events = events_of(&kept);
-                (kept, events)
+                sorted_with_events(dedup)
             });
             (events, Some(kept))
         }
@@ -675,9 +669,12 @@ impl Drop for Saving {
     }
 }
 
-/// The events of `kept`, for the caller (the records themselves go to the cache).
-fn events_of(kept: &[Record]) -> Vec<UsageEvent> {
-    kept.iter().map(|r| r.event.clone()).collect()
+/// The kept records of `dedup` in output order (for the cache), and a copy of their events
+/// (for the caller).
+fn sorted_with_events(dedup: Dedup) -> (Vec<Record>, Vec<UsageEvent>) {
+    let kept = cache::sorted_kept(dedup);
+    let events = kept.iter().map(|r| r.event.clone()).collect();
+    (kept, events)
 }
 
 /// The result of a thread, whose panic goes on in the caller.
