@@ -360,9 +360,11 @@ fn token_counts(usage: &RawUsage) -> TokenCounts {
 
 /// Parses an RFC 3339 timestamp with an offset or `Z`.
 pub(crate) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    if let Some(t) = parse_utc_millis(s.as_bytes()) {
-        return Some(t);
-    }
+    parse_utc_millis(s.as_bytes()).or_else(|| parse_rfc3339(s))
+}
+
+/// Any RFC 3339 timestamp, through chrono's general parser.
+fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -623,11 +625,7 @@ mod tests {
     #[test]
     fn timestamps_of_the_usual_form_read_as_the_general_parser_reads_them() {
         use proptest::prelude::*;
-        let general = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .ok()
-                .map(|t| t.with_timezone(&Utc))
-        };
+        let general = parse_rfc3339;
         for s in [
             "2025-08-30T07:16:28.537Z",
             "2024-02-29T23:59:59.999Z",
