@@ -1,7 +1,9 @@
 //! Arbitrary bytes as a transcript file, through the real reader and the dedup index.
 //!
-//! The first two bytes choose the reader's buffer size, its line limit and how the bytes are
-//! handed over (all at once or a few at a time); the rest is the file. Checked on every input:
+//! The first two bytes choose the reader's buffer size, its line limit, the length from which
+//! lines of another kind than assistant are passed by, how the bytes are handed over (all at
+//! once or a few at a time) and where a read stops to resume; the rest is the file. Checked on
+//! every input:
 //!
 //! - the read never fails or panics, and its counts add up: every line is counted once, every
 //!   usage line gives one record, skipped and synthetic lines never outnumber the lines seen;
@@ -159,10 +161,13 @@ fuzz_target!(|input: &[u8]| {
     let buffer_bytes = [64, 100, 333, 4096][usize::from(shape & 3)];
     let max_line_bytes = [80, 1000, 1 << 20, 16 << 20][usize::from((shape >> 2) & 3)];
     let step = [1, 7, 64, usize::MAX][usize::from((shape >> 4) & 3)];
+    let long_line_bytes = [ScanOptions::DEFAULT_LONG_LINE_BYTES, 16, 100, usize::MAX]
+        [usize::from(shape >> 6)];
     let options = ScanOptions {
         threads: 1,
         max_line_bytes,
         buffer_bytes,
+        long_line_bytes,
     };
 
     let whole = read(data, 0, &options, usize::MAX);

@@ -30,6 +30,10 @@
 //! Before any JSON parsing, a line must contain the bytes `"assistant"` (with the quotes), found
 //! with `memchr::memmem`. Every usage line does (`"type":"assistant"`); most other lines (user
 //! prompts, tool results, file-history snapshots) do not and cost nothing more than the search.
+//! A long line (`ScanOptions::long_line_bytes`, 4 KiB by default) whose first members, before any
+//! object or array, give a `type` other than `"assistant"` is passed by as if it lacked the
+//! needle, without the search: large lines (tool results, file-history snapshots) give their
+//! type first, an assistant line gives it after `message`.
 //! Only these candidate lines are examined: a line that fails the pre-filter is neither parsed
 //! nor counted as bad, whatever it contains. Candidates are read into a borrowed struct of the
 //! few fields needed; content is skipped. A byte-level reader does this for the lines it is sure

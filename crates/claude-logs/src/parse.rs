@@ -233,6 +233,16 @@ pub(crate) fn parse_line(bytes: &[u8]) -> LineKind<'_> {
     }
 }
 
+/// Whether the first members of `line` (without its newline, BOM or `\r`) give it a `type` other
+/// than `"assistant"`: a line of another kind, passed by without a look at the rest of it.
+///
+/// What [`parse_line`] says of such a line is not usage, or a bad line when the rest of it is
+/// not JSON; a reader that passes it by counts it as it counts a line without the needle,
+/// whose JSON is not checked either.
+pub(crate) fn leading_type_is_not_assistant(line: &[u8]) -> bool {
+    fast::leading_type(line).is_some_and(|kind| kind != b"assistant")
+}
+
 /// [`parse_line`] through serde alone: the reference the fast path is checked against.
 pub(crate) fn parse_line_serde(bytes: &[u8]) -> LineKind<'_> {
     let Ok(text) = std::str::from_utf8(bytes) else {

@@ -12,7 +12,7 @@ use memchr::memmem::{Finder, FinderBuilder};
 use crate::dedup::{Record, ResponseKey};
 use crate::event::UsageEvent;
 use crate::intern::Interner;
-use crate::parse::{BadLine, LineKind, ParsedUsage, parse_line};
+use crate::parse::{BadLine, LineKind, ParsedUsage, leading_type_is_not_assistant, parse_line};
 
 /// The bytes a line must contain to be examined at all.
 const CANDIDATE_NEEDLE: &[u8] = b"\"assistant\"";
@@ -52,6 +52,11 @@ pub struct ScanOptions {
     pub max_line_bytes: usize,
     /// Size of the read buffer of each worker.
     pub buffer_bytes: usize,
+    /// A line at least this long (without its newline, BOM or `\r`) whose first members give a
+    /// `type` other than `"assistant"` is passed by as a line without the `"assistant"` needle
+    /// is: the needle is not searched for in it and its JSON is not checked. `usize::MAX`: no
+    /// line is passed by that way.
+    pub long_line_bytes: usize,
 }
 
 impl ScanOptions {
@@ -61,6 +66,13 @@ impl ScanOptions {
     /// copy out of the page cache, the largest cost of a scan, about twice as cheap as a
     /// 256 KiB one (measured on a 2-core machine over 1 GiB of transcripts).
     pub const DEFAULT_BUFFER_BYTES: usize = 64 << 10;
+    /// Default `long_line_bytes`: 4 KiB. The needle search costs in proportion to a line's
+    /// length, the look at its first members about the same for any line. Large lines (tool
+    /// results, file-history snapshots: most of a transcript's bytes) give their `type` first;
+    /// shorter lines with the needle are mostly assistant lines, which give theirs last, so the
+    /// look would only add to them. On the 1 GiB bench corpus, a first run took about 8% less
+    /// CPU time.
+    pub const DEFAULT_LONG_LINE_BYTES: usize = 4 << 10;
 
     /// The most worker threads a scan uses: each holds a read buffer, and a reader that
     /// starts before the files are counted (a first incremental run) cannot be capped at
@@ -85,12 +97,13 @@ impl Default for ScanOptions {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
             buffer_bytes: Self::DEFAULT_BUFFER_BYTES,
+            long_line_bytes: Self::DEFAULT_LONG_LINE_BYTES,
         }
     }
 }
 
-/// Lines that were skipped, by reason. Only candidate lines (those containing `"assistant"`)
-/// are examined, so only they can be counted here, except `oversized`, which is decided before
+/// Lines that were skipped, by reason. Only candidate lines (those containing `"assistant"`, and
+/// not passed by as long lines of another kind: [`ScanOptions::long_line_bytes`]) are examined, so only they can be counted here, except `oversized`, which is decided before
 /// the pre-filter, and `truncated`, which concerns the last line of a file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SkippedLines {
@@ -158,7 +171,8 @@ impl SkippedLines {
 pub struct FileStats {
     /// Lines seen (including empty and oversized ones).
     pub lines_read: u64,
-    /// Lines that passed the `"assistant"` pre-filter and were parsed.
+    /// Lines that passed the `"assistant"` pre-filter (and were not passed by as long lines of
+    /// another kind) and were parsed.
     pub candidate_lines: u64,
     /// Usage lines (records), before deduplication.
     pub usage_lines: u64,
@@ -329,6 +343,7 @@ pub struct FileReader {
     carry: Carry,
     finder: Finder<'static>,
     max_line_bytes: usize,
+    long_line_bytes: usize,
 }
 
 impl FileReader {
@@ -339,6 +354,7 @@ impl FileReader {
             carry: Carry::default(),
             finder: FinderBuilder::new().build_forward_with_ranker(NeedleRank, CANDIDATE_NEEDLE),
             max_line_bytes: options.max_line_bytes,
+            long_line_bytes: options.long_line_bytes,
         }
     }
 
@@ -367,7 +383,8 @@ impl FileReader {
         start_offset: u64,
         interner: &mut Interner,
     ) -> io::Result<FileRead> {
-        let mut sink = LineSink::new(interner, &self.finder);
+        let long = self.long_line_bytes;
+        let mut sink = LineSink::new(interner, &self.finder, long);
         let finder = &self.finder;
         let buf = &mut self.buf;
         let carry = &mut self.carry;
@@ -409,6 +426,8 @@ impl FileReader {
                     let part = &chunk[pos..end];
                     if skipped.len + part.len() > max {
                         sink.oversized();
+                    } else if skipped.passed_by {
+                        sink.not_examined();
                     } else if skipped.needle_in(finder, part) {
                         if !carry.take_back(&mut source, line_start, skipped.len)? {
                             cut_short = true;
@@ -449,7 +468,7 @@ impl FileReader {
                     carry.release();
                     skipped = Skipped::default();
                 } else if skipped.len > 0 {
-                    if skipped.needle_in(finder, rest) {
+                    if !skipped.passed_by && skipped.needle_in(finder, rest) {
                         if !carry.take_back(&mut source, line_start, skipped.len)? {
                             cut_short = true;
                             break 'read;
@@ -459,6 +478,10 @@ impl FileReader {
                     } else {
                         skipped.extend(rest);
                     }
+                } else if read_again && carry.is_empty() && passed_by(rest, line_start == 0, long) {
+                    // The beginning of a long line of another kind.
+                    skipped.extend(rest);
+                    skipped.passed_by = true;
                 } else if read_again && carry.is_empty() && finder.find(rest).is_none() {
                     skipped.extend(rest);
                 } else {
@@ -630,6 +653,24 @@ struct Skipped {
     len: usize,
     tail: [u8; CANDIDATE_NEEDLE.len() - 1],
     tail_len: usize,
+    /// The line is long and of another kind than assistant: no needle is looked for in it
+    /// ([`ScanOptions::long_line_bytes`]).
+    passed_by: bool,
+}
+
+/// Whether `head`, the beginning of a line that goes on past it (`first`: at offset 0 of the
+/// file), is enough to pass the line by: whatever follows, the line is at least `long` bytes
+/// long once its BOM and `\r` are taken off (see [`ScanOptions::long_line_bytes`]), and its
+/// first members give another kind than assistant. [`LineSink::line`] decides the same of the
+/// whole line.
+fn passed_by(head: &[u8], first: bool, long: usize) -> bool {
+    let head = if first {
+        head.strip_prefix(BOM).unwrap_or(head)
+    } else {
+        head
+    };
+    // One byte more than the limit: the last one may be a `\r` that ends the line.
+    head.len() > long && leading_type_is_not_assistant(head)
 }
 
 impl Skipped {
@@ -666,6 +707,7 @@ impl Skipped {
 struct LineSink<'r> {
     interner: &'r mut Interner,
     finder: &'r Finder<'static>,
+    long_line_bytes: usize,
     records: Vec<Record>,
     stats: FileStats,
     last_model: Option<Arc<str>>,
@@ -674,10 +716,15 @@ struct LineSink<'r> {
 }
 
 impl<'r> LineSink<'r> {
-    fn new(interner: &'r mut Interner, finder: &'r Finder<'static>) -> Self {
+    fn new(
+        interner: &'r mut Interner,
+        finder: &'r Finder<'static>,
+        long_line_bytes: usize,
+    ) -> Self {
         Self {
             interner,
             finder,
+            long_line_bytes,
             records: Vec::new(),
             stats: FileStats::default(),
             last_model: None,
@@ -713,6 +760,10 @@ impl<'r> LineSink<'r> {
         }
         if let [rest @ .., b'\r'] = line {
             line = rest;
+        }
+        if terminated && line.len() >= self.long_line_bytes && leading_type_is_not_assistant(line) {
+            // Passed by, as a line without the needle is.
+            return true;
         }
         if self.finder.find(line).is_none() {
             if terminated {
@@ -860,10 +911,30 @@ mod tests {
         step: usize,
         max: usize,
     ) -> (FileRead, usize) {
+        read_both_with(
+            file,
+            start,
+            buffer_bytes,
+            step,
+            max,
+            ScanOptions::DEFAULT_LONG_LINE_BYTES,
+        )
+    }
+
+    /// [`read_both`] with lines passed by from `long` bytes on.
+    fn read_both_with(
+        file: &[u8],
+        start: usize,
+        buffer_bytes: usize,
+        step: usize,
+        max: usize,
+        long: usize,
+    ) -> (FileRead, usize) {
         let options = ScanOptions {
             threads: 1,
             max_line_bytes: max,
             buffer_bytes,
+            long_line_bytes: long,
         };
         let mut reader = FileReader::new(&options);
         let mut read = |again| {
@@ -962,13 +1033,21 @@ mod tests {
                 files.push(file);
             }
         }
-        for file in &files {
-            let whole = read_both(file, 0, 1 << 16, usize::MAX, 1 << 20).0;
+        // Also with the user lines from 200 bytes on passed by, their beginnings split at every
+        // place too.
+        for (file, long) in files
+            .iter()
+            .flat_map(|f| [(f, ScanOptions::DEFAULT_LONG_LINE_BYTES), (f, 200)])
+        {
+            let whole = read_both_with(file, 0, 1 << 16, usize::MAX, 1 << 20, long).0;
             assert!(whole.records.len() >= 61);
             for buffer in [64, 100, 333, 4096] {
                 for step in [1, 13, 1000] {
                     for max in [1000, 1 << 20] {
-                        read_both(file, 0, buffer, step, max);
+                        let got = read_both_with(file, 0, buffer, step, max, long).0;
+                        if max > file.len() {
+                            assert_eq!(got, whole, "buffer {buffer}, step {step}, long {long}");
+                        }
                     }
                 }
             }
@@ -980,7 +1059,91 @@ mod tests {
                 .map(|(i, _)| i + 1)
                 .step_by(17)
             {
-                read_both(file, start, 100, 1000, 1 << 20);
+                read_both_with(file, start, 100, 1000, 1 << 20, long);
+            }
+        }
+    }
+
+    /// A long line whose first members give another kind than assistant is passed by as a
+    /// line without the needle is, whatever follows (its JSON is not checked); shorter lines,
+    /// lines that give their kind later or not plainly, and an unterminated last line are
+    /// examined as before. The same for any buffer, read size and resumed start.
+    #[test]
+    fn long_lines_of_another_kind_are_passed_by() {
+        const LONG: usize = ScanOptions::DEFAULT_LONG_LINE_BYTES;
+        let user =
+            |len: usize, tail: &str| format!(r#"{{"type":"user","x":"{}"{tail}"#, "u".repeat(len));
+        // Exactly `len` bytes long, with the needle.
+        let sized = |len: usize| {
+            let line = user(0, r#","y":"assistant"}"#);
+            user(len - line.len(), r#","y":"assistant"}"#)
+        };
+        let lines = [
+            // 1. Passed by: long, of another kind, the needle inside (the first line, after a BOM).
+            user(5000, r#","y":"assistant"}"#),
+            // 2. Passed by, though its JSON is cut short.
+            user(5000, r#","y":"assistant""#),
+            // 3. Short: examined, and bad.
+            user(500, r#","y":"assistant""#),
+            // 4. The kind after a nested value: examined (not usage).
+            format!(
+                r#"{{"m":{{"a":1}},"type":"user","x":"{}","y":"assistant"}}"#,
+                "u".repeat(5000)
+            ),
+            // 5. A long usage line that gives its kind first: examined, usage.
+            usage_line(5000, 1)
+                .replacen(r#","type":"assistant""#, "", 1)
+                .replacen(r#"{"pad""#, r#"{"type":"assistant","pad""#, 1),
+            // 6. Passed by: a file-history snapshot.
+            format!(
+                r#"{{"type":"file-history-snapshot","snapshot":{{"f":"assistant","pad":"{}"}}}}"#,
+                "s".repeat(5000)
+            ),
+            // 7. An escaped kind: examined (not usage).
+            format!(
+                r#"{{"type":"us\u0065r","x":"{}","y":"assistant"}}"#,
+                "u".repeat(5000)
+            ),
+            // 8. and 9. At the limit, and one byte under it.
+            sized(LONG),
+            sized(LONG - 1),
+            // 10. A short usage line.
+            usage_line(10, 2),
+        ];
+        assert_eq!(lines[7].len(), LONG);
+        for (last, terminated) in [
+            // 11. Unterminated: checked to be whole JSON, as before (examined: the needle).
+            (user(5000, r#","y":"assistant"}"#), true),
+            (user(5000, r#","y":"assistant""#), false),
+        ] {
+            for newline in ["\n", "\r\n"] {
+                let mut file = BOM.to_vec();
+                file.extend_from_slice(lines.join(newline).as_bytes());
+                file.extend_from_slice(newline.as_bytes());
+                file.extend_from_slice(last.as_bytes());
+                let whole = read_both(&file, 0, 1 << 16, usize::MAX, 1 << 20).0;
+                assert_eq!(whole.records.len(), 2, "{newline:?}");
+                assert_eq!(whole.stats.lines_read, 11);
+                assert_eq!(whole.stats.candidate_lines, 7);
+                assert_eq!(whole.stats.skipped.invalid_json, 1);
+                assert_eq!(whole.stats.skipped.truncated, u64::from(!terminated));
+                for buffer in [64, 333, 4096, 5000] {
+                    for step in [1, 1000, usize::MAX] {
+                        let got = read_both(&file, 0, buffer, step, 1 << 20).0;
+                        assert_eq!(got, whole, "buffer {buffer}, step {step}");
+                    }
+                }
+                // Resumed at each line end: the lines after it count as in a whole read.
+                let ends = file
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .map(|(i, _)| i + 1);
+                for start in ends {
+                    let tail = read_both(&file, start, 333, 1000, 1 << 20).0;
+                    let again = read_both(&file, start, 1 << 16, usize::MAX, 1 << 20).0;
+                    assert_eq!(tail, again, "from {start}");
+                }
             }
         }
     }
@@ -998,6 +1161,7 @@ mod tests {
             threads: 1,
             max_line_bytes: 1 << 20,
             buffer_bytes: 4096,
+            ..ScanOptions::default()
         };
         let mut reader = FileReader::new(&options);
         let mut source = Trickle::new(file.as_bytes(), 0, usize::MAX, true);
@@ -1047,6 +1211,7 @@ mod tests {
             threads: 1,
             max_line_bytes: 1 << 20,
             buffer_bytes: 4096,
+            ..ScanOptions::default()
         };
         let user = format!(r#"{{"type":"user","x":"{}"}}"#, "u".repeat(9000));
         // The needle far into a terminated line; and an unterminated last line without it.
@@ -1075,6 +1240,7 @@ mod tests {
             threads: 1,
             max_line_bytes: max,
             buffer_bytes: 1 << 16,
+            ..ScanOptions::default()
         };
         // Kept as read (the needle first): the carry keeps 1 MiB of room after it.
         let early = format!(r#"{{"type":"assistant","x":"{}"}}"#, "a".repeat(1_100_000));
@@ -1116,6 +1282,7 @@ mod tests {
                 threads: 1,
                 max_line_bytes: 1000,
                 buffer_bytes: 256,
+                ..ScanOptions::default()
             };
             let mut reader = FileReader::new(&options);
             let mut interner = Interner::new();
@@ -1291,6 +1458,7 @@ mod tests {
                 threads: 1,
                 max_line_bytes: 1000,
                 buffer_bytes: 64,
+                ..ScanOptions::default()
             };
             let start = first.end_offset as usize;
             let rest = read_source(

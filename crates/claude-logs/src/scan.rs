@@ -18,7 +18,8 @@ pub struct ScanStats {
     pub unreadable_files: u64,
     /// Lines seen.
     pub lines_read: u64,
-    /// Lines that passed the `"assistant"` pre-filter and were parsed.
+    /// Lines that passed the `"assistant"` pre-filter (and were not passed by as long lines of
+    /// another kind) and were parsed.
     pub candidate_lines: u64,
     /// Usage lines, before deduplication.
     pub usage_lines: u64,

@@ -97,6 +97,36 @@ pub(super) fn read_line(text: &str) -> Option<RawLine<'_>> {
     (s.pos == s.bytes.len()).then_some(line)
 }
 
+/// The value of the line object's `type` member when it comes before any member whose value is
+/// an object or array, and is a string without escapes: the kind of the line, known from its
+/// first bytes. `None` when the line does not show it that early (an assistant line gives its
+/// `type` after `message`) or is not JSON up to there as this reader takes it (see the module's
+/// rules; control bytes are not looked for).
+///
+/// Only the line's first members are read, however long the line is.
+pub(super) fn leading_type(line: &[u8]) -> Option<&[u8]> {
+    // Only byte-level reads: no string is taken out of the line as text, so none is needed
+    // (`string` would find nothing in an empty `text`).
+    let mut s = Scanner {
+        text: "",
+        bytes: line,
+        pos: 0,
+    };
+    s.expect(b'{')?;
+    let mut first = true;
+    while let Some(key) = s.next_key(&mut first)? {
+        if key == b"type" {
+            s.expect(b'"')?;
+            return s.plain_key();
+        }
+        if matches!(s.token()?, b'{' | b'[') {
+            return None;
+        }
+        s.skip_scalar()?;
+    }
+    None
+}
+
 /// Whether `bytes` holds a byte below 0x20.
 fn has_control(bytes: &[u8]) -> bool {
     // The smallest byte, by a fold without early exit, which compiles to wide `pminub`s.
@@ -729,6 +759,49 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `type` is read only among the first members, before any object or array, and only
+    /// as a string without escapes; nothing after it is read.
+    #[test]
+    fn the_leading_type_comes_before_any_nested_value() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"type":"user","message":{}}"#, Some("user")),
+            (
+                r#"{"parentUuid":null,"isSidechain":false,"n":-1.5e3,"cwd":"C:\\w\"","type":"file-history-snapshot"}"#,
+                Some("file-history-snapshot"),
+            ),
+            (r#"{ "a" : "b" , "type" : "user" }"#, Some("user")),
+            (r#"{"type":"assistant","message":{}}"#, Some("assistant")),
+            // Only the start is read: what follows the type does not matter.
+            (r#"{"a":"x","type":"user","#, Some("user")),
+            (r#"{"type":"user"} trailing"#, Some("user")),
+            // Not shown early, or not as a plain string.
+            (r#"{"message":{"role":"user"},"type":"user"}"#, None),
+            (r#"{"a":[1],"type":"user"}"#, None),
+            (r#"{"type":"us\u0065r"}"#, None),
+            (r#"{"t\u0079pe":"user"}"#, None),
+            (r#"{"type":null}"#, None),
+            (r#"{"type":1}"#, None),
+            (r#"{"a":1}"#, None),
+            (r#"{}"#, None),
+            (r#"[{"type":"user"}]"#, None),
+            (r#"{"a":"x"#, None),
+            (r#"{"type":"user"#, None),
+            // Not JSON before it.
+            (r#"{"a":tru,"type":"user"}"#, None),
+            (r#"{"a":"\q","type":"user"}"#, None),
+            (r#"{"a":01,"type":"user"}"#, None),
+            (r#"{"a":1,,"type":"user"}"#, None),
+            ("{\t\"type\":\"user\"}", None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(
+                leading_type(line.as_bytes()),
+                expected.map(str::as_bytes),
+                "{line:?}"
+            );
+        }
+    }
 
     /// Both searches give the first quote or backslash at any place, in any block, after any
     /// bytes (high ones too, which a signed compare could mistake), or none.

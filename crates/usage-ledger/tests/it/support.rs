@@ -147,10 +147,13 @@ impl Tree {
     }
 }
 
+/// Small reads, so that lines span them, and the test lines of other kinds passed by as long
+/// ones are (see `ScanOptions::long_line_bytes`).
 pub(crate) fn options() -> ScanOptions {
     ScanOptions {
         threads: 2,
         buffer_bytes: 256,
+        long_line_bytes: 40,
         ..ScanOptions::default()
     }
 }
