@@ -407,17 +407,24 @@ pub(crate) fn run(
             tracing::debug!(error = %e, "cannot write the kept-records cache");
             cache::remove(&loc.kept);
         }
+        // The state of the ledger being saved, so that the next run need not replay it; not
+        // written again when it was loaded from there and nothing changed. Written while a
+        // new ledger is still being flushed, and removed below should that fail: like the
+        // cache, a checkpoint of a state that no ledger has is never used.
+        let checkpointed = saved.is_some_and(|key| {
+            !(from_checkpoint && key == loaded_key)
+                && checkpoint::write(&loc.checkpoint, key, &state, &record_counts)
+                    .map_err(
+                        |e| tracing::debug!(error = %e, "cannot write the ledger's checkpoint"),
+                    )
+                    .is_ok()
+        });
         let written = saving.finish(&loc);
         if written.is_none() && saved.is_some() {
             cache::remove(&loc.kept);
-        }
-        // The state of the ledger now on disk, so that the next run need not replay it; not
-        // written again when it was loaded from there and nothing changed.
-        if let Some(key) = written
-            && !(from_checkpoint && key == loaded_key)
-            && let Err(e) = checkpoint::write(&loc.checkpoint, key, &state, &record_counts)
-        {
-            tracing::debug!(error = %e, "cannot write the ledger's checkpoint");
+            if checkpointed {
+                checkpoint::remove(&loc.checkpoint);
+            }
         }
         tracing::debug!(saved = written.is_some(), "usage ledger saved");
         drop(lock);
@@ -596,7 +603,8 @@ fn save(
             store::append(&mut file, len, txn).map(|()| key(state, len + txn.len() as u64))
         }
         Sink::Append { .. } | Sink::Fresh => {
-            let written = store::create_temp(&loc.temp).and_then(|mut file| {
+            let written = store::create_temp(&loc.temp).and_then(|file| {
+                let mut file = store::FlushAhead::new(file);
                 let len = write_snapshot(state, &loc.roots, one_read_each, &mut file)?;
                 Ok((file, len))
             });

@@ -352,12 +352,72 @@ pub(crate) fn create_temp(temp: &Path) -> io::Result<File> {
         .open(temp)
 }
 
+/// A new ledger file being written whole, whose bytes the disk starts taking before the last
+/// ones are written: each time [`FLUSH_AHEAD`] more bytes are written, a thread of its own asks
+/// for them to be flushed (`sync_data` on a second handle) while the writing goes on. The
+/// flush at the end ([`commit_temp`]) then waits for the rest only: about 2 ms of disk per
+/// MB here, 14 ms for the 6.4 MB ledger of 1 GiB of transcripts, which otherwise came all after
+/// the last byte. An early flush that fails fails the commit (its error is reported once, to
+/// that flush, not again to the last one).
+pub(crate) struct FlushAhead {
+    file: File,
+    unflushed: u64,
+    flushing: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+/// How many bytes written make [`FlushAhead`] start a flush.
+const FLUSH_AHEAD: u64 = 2 << 20;
+
+impl FlushAhead {
+    pub(crate) fn new(file: File) -> Self {
+        Self {
+            file,
+            unflushed: 0,
+            flushing: None,
+        }
+    }
+
+    /// Waits for the early flush under way: the file, or that flush's error.
+    fn into_file(mut self) -> io::Result<File> {
+        self.wait()?;
+        Ok(self.file)
+    }
+
+    fn wait(&mut self) -> io::Result<()> {
+        match self.flushing.take().map(std::thread::JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the early flush of the ledger panicked")),
+        }
+    }
+}
+
+impl Write for FlushAhead {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unflushed += n as u64;
+        // One early flush at a time: the next starts once it is done.
+        if self.unflushed >= FLUSH_AHEAD && self.flushing.as_ref().is_none_or(|f| f.is_finished()) {
+            self.wait()?;
+            let file = self.file.try_clone()?;
+            self.flushing = Some(std::thread::spawn(move || file.sync_data()));
+            self.unflushed = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Puts the temp file `file`, at `temp` and written whole, in place of the ledger (`ledger`):
 /// flushed, renamed over the ledger, and the directory flushed, so a crash leaves either the old
 /// or the new ledger. On failure the temp file is removed. Takes paths, not a `Location`, to
 /// run on a thread of its own.
-pub(crate) fn commit_temp(file: File, temp: &Path, ledger: &Path) -> io::Result<()> {
+pub(crate) fn commit_temp(file: FlushAhead, temp: &Path, ledger: &Path) -> io::Result<()> {
     let result = (|| {
+        let file = file.into_file()?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(temp, ledger)?;
@@ -383,6 +443,32 @@ pub(crate) fn remove_temp(temp: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ledger written through several early flushes is committed with every byte, in order.
+    #[test]
+    fn a_ledger_flushed_ahead_is_committed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (temp, ledger) = (dir.path().join("l.tmp"), dir.path().join("l.bin"));
+        let bytes: Vec<u8> = (0..(5 * FLUSH_AHEAD + 12_345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut file = FlushAhead::new(create_temp(&temp).unwrap());
+        // Each early flush starts the count of unflushed bytes again. Each is let finish
+        // before the next write (one runs at a time), so that every 2 MiB starts one.
+        let (mut early, mut unflushed) = (0, 0);
+        for piece in bytes.chunks(100_000) {
+            file.write_all(piece).unwrap();
+            early += usize::from(file.unflushed < unflushed);
+            unflushed = file.unflushed;
+            while file.flushing.as_ref().is_some_and(|f| !f.is_finished()) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        assert_eq!(early, 5);
+        commit_temp(file, &temp, &ledger).unwrap();
+        assert_eq!(std::fs::read(&ledger).unwrap(), bytes);
+        assert!(!temp.exists());
+    }
 
     #[test]
     fn the_key_ignores_order_repeats_and_spelling() {

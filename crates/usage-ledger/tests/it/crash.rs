@@ -246,12 +246,13 @@ fn block(path: &Path) {
 }
 
 #[test]
-fn a_new_ledger_that_cannot_be_written_leaves_no_cache_for_it() {
+fn a_new_ledger_that_cannot_be_written_leaves_no_cache_or_checkpoint_for_it() {
     let tree = three_runs();
     for stage in ["temp", "rename"] {
         let state = tree.dir.path().join(format!("s-{stage}"));
         let path = usage_ledger::ledger_path(&state, &tree.roots());
         let kept = path.with_extension("kept");
+        let checkpoint = path.with_extension("ckpt");
         let temp = path.with_extension("tmp");
         if stage == "temp" {
             // The new ledger cannot be created.
@@ -269,6 +270,11 @@ fn a_new_ledger_that_cannot_be_written_leaves_no_cache_for_it() {
             !kept.exists(),
             "{stage}: a cache for a ledger that is not there"
         );
+        // Written while the new ledger was being flushed, then taken back.
+        assert!(
+            !checkpoint.exists(),
+            "{stage}: a checkpoint for a ledger that is not there"
+        );
         if stage == "rename" {
             assert!(!temp.exists(), "the temp file is removed");
         }
@@ -277,6 +283,7 @@ fn a_new_ledger_that_cannot_be_written_leaves_no_cache_for_it() {
         tree.assert_parity(&run);
         assert!(run.ledger.saved, "{stage}");
         assert!(kept.is_file(), "{stage}");
+        assert!(checkpoint.is_file(), "{stage}");
         let again = scan_incremental(&state, &tree.roots(), &options()).unwrap();
         tree.assert_parity(&again);
         assert_eq!(again.ledger.files_read, 0, "{stage}");
