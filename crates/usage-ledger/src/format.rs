@@ -815,6 +815,29 @@ impl Writer {
     /// record precedes the first event that uses it) and pointing each record at the shared
     /// copy of its strings.
     pub(crate) fn events(&mut self, id: u32, records: &mut [Record], strings: &mut Strings) {
+        self.events_with(id, records, strings, true);
+    }
+
+    /// [`Self::events`] without pointing the records at the shared copies: for records that
+    /// are dropped without another use of their strings. (Each repointing is two atomic
+    /// updates of a count shared by thousands of records, which another thread may be
+    /// updating too.)
+    pub(crate) fn events_unshared(
+        &mut self,
+        id: u32,
+        records: &mut [Record],
+        strings: &mut Strings,
+    ) {
+        self.events_with(id, records, strings, false);
+    }
+
+    fn events_with(
+        &mut self,
+        id: u32,
+        records: &mut [Record],
+        strings: &mut Strings,
+        repoint: bool,
+    ) {
         // The records of a file mostly share their model, project and session: each is looked
         // up once per run of records that share it (a hash of the whole string otherwise; a
         // third of the time it took to write a fresh ledger over 1 GiB of transcripts).
@@ -827,13 +850,13 @@ impl Writer {
             for record in chunk.iter_mut() {
                 let e = &mut record.event;
                 let [model, project, session] = &mut recent;
-                let model = self.intern_recent(&mut e.model, strings, model);
+                let model = self.intern_recent(&mut e.model, strings, model, repoint);
                 let project = match &mut e.project {
-                    Some(s) => self.intern_recent(s, strings, project),
+                    Some(s) => self.intern_recent(s, strings, project, repoint),
                     None => NO_STRING,
                 };
                 let session = match &mut e.session_id {
-                    Some(s) => self.intern_recent(s, strings, session),
+                    Some(s) => self.intern_recent(s, strings, session, repoint),
                     None => NO_STRING,
                 };
                 put_event(&mut p, record, model, project, session);
@@ -843,12 +866,16 @@ impl Writer {
         }
     }
 
-    fn intern(&mut self, s: &mut Arc<str>, strings: &mut Strings) -> u32 {
+    /// The id of `s` in `strings` (added, with its string record, when new); with `repoint`,
+    /// `s` is pointed at the shared copy.
+    fn intern(&mut self, s: &mut Arc<str>, strings: &mut Strings, repoint: bool) -> u32 {
         let (id, shared, new) = strings.intern(s);
         if new {
             self.frame(KIND_STRING, s.as_bytes());
         }
-        *s = shared;
+        if repoint {
+            *s = shared;
+        }
         id
     }
 
@@ -858,15 +885,18 @@ impl Writer {
         s: &mut Arc<str>,
         strings: &mut Strings,
         recent: &mut Option<Recent>,
+        repoint: bool,
     ) -> u32 {
         if let Some(r) = recent
             && Arc::ptr_eq(&r.seen, s)
         {
-            *s = Arc::clone(&r.shared);
+            if repoint {
+                *s = Arc::clone(&r.shared);
+            }
             return r.id;
         }
         let seen = Arc::clone(s);
-        let id = self.intern(s, strings);
+        let id = self.intern(s, strings, repoint);
         *recent = Some(Recent {
             seen,
             id,
@@ -934,7 +964,8 @@ pub(crate) fn put_event(out: &mut Vec<u8>, r: &Record, model: u32, project: u32,
 /// The whole state as a fresh ledger file with a new id: header, then one transaction holding
 /// every string in use, every file's records (compacted per file) followed by its state, and
 /// the records of unknown kinds. `State::materialize` must have run.
-/// `compact_records`: each file's records are compact already (they come from one read).
+/// `compact_records`: each file's records are compact already (they come from one read), and
+/// are dropped after the snapshot: their strings are not pointed at the ledger's copies.
 ///
 /// Written to `out` as it is encoded, in pieces of about [`SNAPSHOT_PIECE`] bytes, so that no
 /// copy of the whole ledger is held (6.4 MB for 1 GiB of transcripts, at the moment of a cold
@@ -965,7 +996,13 @@ pub(crate) fn write_snapshot<W: Write>(
             dedup.extend(std::mem::take(&mut entry.records));
             entry.records = dedup.into_compact_records();
         }
-        w.events(id, &mut entry.records, &mut strings);
+        if compact_records {
+            // Records from one read each: the kept records come from the readers' index, and
+            // these are dropped with the run.
+            w.events_unshared(id, &mut entry.records, &mut strings);
+        } else {
+            w.events(id, &mut entry.records, &mut strings);
+        }
         w.file(id, file);
         if w.buf.len() >= SNAPSHOT_PIECE {
             flush(&mut w)?;
