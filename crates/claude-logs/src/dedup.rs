@@ -106,6 +106,30 @@ pub fn sort_by_event<T>(items: &mut [T], event: impl Fn(&T) -> &UsageEvent) {
     }
 }
 
+/// The positions of `items` in the order of [`compare_events`] of their events (the order
+/// [`sort_by_event`] puts them in), for a caller that reads them in that order without moving
+/// them: the timestamps are sorted with the positions, and only the runs of equal instants by
+/// the whole comparison.
+pub fn event_order<T>(items: &[T], event: impl Fn(&T) -> &UsageEvent) -> Vec<u32> {
+    let mut keys: Vec<(chrono::DateTime<chrono::Utc>, u32)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (event(item).timestamp, i as u32))
+        .collect();
+    keys.sort_unstable();
+    let mut order: Vec<u32> = keys.iter().map(|&(_, i)| i).collect();
+    let mut start = 0;
+    for run in keys.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            order[start..start + run.len()].sort_unstable_by(|&a, &b| {
+                compare_events(event(&items[a as usize]), event(&items[b as usize]))
+            });
+        }
+        start += run.len();
+    }
+    order
+}
+
 /// Whether `candidate` is the copy to keep over `current` (rule 2).
 fn preferred(candidate: &Record, current: &Record) -> bool {
     let order = current
@@ -603,11 +627,22 @@ mod tests {
         sort_by_event(&mut sorted, |e| e);
         assert_eq!(sorted, expected);
         // Items around the events, as the kept records are sorted.
-        let mut wrapped: Vec<(u32, UsageEvent)> =
-            events.into_iter().zip(0..).map(|(e, i)| (i, e)).collect();
+        let mut wrapped: Vec<(u32, UsageEvent)> = events
+            .iter()
+            .cloned()
+            .zip(0..)
+            .map(|(e, i)| (i, e))
+            .collect();
         sort_by_event(&mut wrapped, |(_, e)| e);
         let unwrapped: Vec<UsageEvent> = wrapped.into_iter().map(|(_, e)| e).collect();
         assert_eq!(unwrapped, expected);
+        // The same order as positions, each once.
+        let order = event_order(&events, |e| e);
+        let mut seen = order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..events.len() as u32).collect::<Vec<_>>());
+        let in_order: Vec<UsageEvent> = order.iter().map(|&i| events[i as usize].clone()).collect();
+        assert_eq!(in_order, expected);
     }
 
     #[test]

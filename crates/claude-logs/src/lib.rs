@@ -91,7 +91,7 @@ mod read;
 mod roots;
 mod scan;
 
-pub use dedup::{Dedup, Record, ResponseKey, compare_events, sort_by_event};
+pub use dedup::{Dedup, Record, ResponseKey, compare_events, event_order, sort_by_event};
 pub use discover::{
     Discovery, EntryKind, FileMeta, Listing, Listings, MAX_AGE, SETTLED, discover, discover_each,
     discover_with_listings, discover_with_metadata,

@@ -380,12 +380,13 @@ pub(crate) fn rekey(path: &Path, key: Key) -> std::io::Result<()> {
 ///
 /// The body is encoded a piece at a time into a small buffer and written after the header's
 /// place, the header (with the count and the body's checksum) last.
-pub(crate) fn write(
+pub(crate) fn write<'r>(
     path: &Path,
     key: Key,
-    records: &[Record],
+    records: impl ExactSizeIterator<Item = &'r Record>,
     strings: &Strings,
 ) -> std::io::Result<()> {
+    let count = records.len();
     let missing = || std::io::Error::other("a string is not in the ledger");
     // Records share their strings (a handful of copies of each): each copy is looked up by
     // its address, its text hashed once; consecutive records often share the same copies.
@@ -424,10 +425,10 @@ pub(crate) fn write(
             }
         }
         flush(&mut piece)?;
-        let head = header(key, records.len(), sum.finish());
+        let head = header(key, count, sum.finish());
         file.seek(SeekFrom::Start(0))?;
         file.write_all(&head)?;
-        Ok((HEADER + records.len() * EVENT_BYTES) as u64)
+        Ok((HEADER + count * EVENT_BYTES) as u64)
     })
 }
 
@@ -536,7 +537,7 @@ mod tests {
             let old: Vec<Record> = (0..6000)
                 .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
                 .collect();
-            write(&merged_path, key(1), &old, &strings).unwrap();
+            write(&merged_path, key(1), old.iter(), &strings).unwrap();
             let cache = read(&merged_path).unwrap();
             let kept = cache.kept(&strings).unwrap();
             assert_eq!(
@@ -562,7 +563,7 @@ mod tests {
                 expected.iter().map(|r| r.event.clone()).collect::<Vec<_>>()
             );
             write_merged(&merged_path, key(2), &merged).unwrap();
-            write(&whole_path, key(2), &expected, &strings).unwrap();
+            write(&whole_path, key(2), expected.iter(), &strings).unwrap();
             assert_eq!(
                 std::fs::read(&merged_path).unwrap(),
                 std::fs::read(&whole_path).unwrap()
@@ -585,7 +586,7 @@ mod tests {
             let old: Vec<Record> = (0..count)
                 .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
                 .collect();
-            write(&path, key(1), &old, &strings).unwrap();
+            write(&path, key(1), old.iter(), &strings).unwrap();
             let cache = read(&path).unwrap();
             let kept = cache.kept(&strings).unwrap();
             let added = vec![record(&mut strings, 9000, "msg_new", 1)];
@@ -606,7 +607,7 @@ mod tests {
         let records: Vec<Record> = (0..3000)
             .map(|i| record(&mut strings, i, &format!("msg_{i}"), 5))
             .collect();
-        write(&path, key(1), &records, &strings).unwrap();
+        write(&path, key(1), records.iter(), &strings).unwrap();
         assert!(read(&path).unwrap().kept(&strings).is_some());
         let bytes = std::fs::read(&path).unwrap();
         // A token count (never a string id) in the first piece, in the second, in the last record.

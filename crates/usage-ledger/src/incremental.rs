@@ -402,7 +402,7 @@ pub(crate) fn run(
     let finish = move || {
         if let Some(kept) = &to_cache
             && let Some(key) = saved
-            && let Err(e) = cache::write(&loc.kept, key, kept, &state.strings)
+            && let Err(e) = cache::write(&loc.kept, key, kept.in_order(), &state.strings)
         {
             tracing::debug!(error = %e, "cannot write the kept-records cache");
             cache::remove(&loc.kept);
@@ -677,11 +677,26 @@ impl Drop for Saving {
     }
 }
 
-/// The kept records of `dedup` in output order (for the cache), and a copy of their events
-/// (for the caller).
-fn sorted_with_events(dedup: Dedup) -> (Vec<Record>, Vec<UsageEvent>) {
-    let kept = cache::sorted_kept(dedup);
-    let events = kept.iter().map(|r| r.event.clone()).collect();
+/// The kept records of a run, and the order the cache has them in (that of their events).
+struct Kept {
+    records: Vec<Record>,
+    order: Vec<u32>,
+}
+
+impl Kept {
+    fn in_order(&self) -> impl ExactSizeIterator<Item = &Record> {
+        self.order.iter().map(|&i| &self.records[i as usize])
+    }
+}
+
+/// The kept records of `dedup` with their output order (for the cache), and a copy of their
+/// events in that order (for the caller). The records are not moved into that order: about
+/// 180 bytes each, moving them took a fifth of this on 44 thousand records.
+fn sorted_with_events(dedup: Dedup) -> (Kept, Vec<UsageEvent>) {
+    let records = dedup.into_compact_records();
+    let order = claude_logs::event_order(&records, |r| &r.event);
+    let kept = Kept { records, order };
+    let events = kept.in_order().map(|r| r.event.clone()).collect();
     (kept, events)
 }
 
