@@ -107,9 +107,10 @@ pub fn sort_by_event<T>(items: &mut [T], event: impl Fn(&T) -> &UsageEvent) {
 }
 
 /// The positions of `items` in the order of [`compare_events`] of their events (the order
-/// [`sort_by_event`] puts them in), for a caller that reads them in that order without moving
-/// them: the timestamps are sorted with the positions, and only the runs of equal instants by
-/// the whole comparison.
+/// [`sort_by_event`] puts them in; items with equal events stay in the order of their
+/// positions here, in no fixed order there), for a caller that reads them in that order
+/// without moving them: the timestamps are sorted with the positions, and only the runs of
+/// equal instants by the whole comparison.
 pub fn event_order<T>(items: &[T], event: impl Fn(&T) -> &UsageEvent) -> Vec<u32> {
     let mut keys: Vec<(chrono::DateTime<chrono::Utc>, u32)> = items
         .iter()
@@ -122,7 +123,7 @@ pub fn event_order<T>(items: &[T], event: impl Fn(&T) -> &UsageEvent) -> Vec<u32
     for run in keys.chunk_by(|a, b| a.0 == b.0) {
         if run.len() > 1 {
             order[start..start + run.len()].sort_unstable_by(|&a, &b| {
-                compare_events(event(&items[a as usize]), event(&items[b as usize]))
+                compare_events(event(&items[a as usize]), event(&items[b as usize])).then(a.cmp(&b))
             });
         }
         start += run.len();

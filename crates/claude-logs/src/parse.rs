@@ -237,8 +237,8 @@ pub(crate) fn parse_line(bytes: &[u8]) -> LineKind<'_> {
 /// than `"assistant"`: a line of another kind, passed by without a look at the rest of it.
 ///
 /// What [`parse_line`] says of such a line is not usage, or a bad line when the rest of it is
-/// not JSON; a reader that passes it by counts it as it counts a line without the needle,
-/// whose JSON is not checked either.
+/// not JSON, gives `type` again (`"assistant"`) or is not UTF-8; a reader that passes it by
+/// counts it as it counts a line without the needle, whose JSON is not checked either.
 pub(crate) fn leading_type_is_not_assistant(line: &[u8]) -> bool {
     fast::leading_type(line).is_some_and(|kind| kind != b"assistant")
 }

@@ -54,8 +54,9 @@ pub struct ScanOptions {
     pub buffer_bytes: usize,
     /// A line at least this long (without its newline, BOM or `\r`) whose first members give a
     /// `type` other than `"assistant"` is passed by as a line without the `"assistant"` needle
-    /// is: the needle is not searched for in it and its JSON is not checked. `usize::MAX`: no
-    /// line is passed by that way.
+    /// is: the needle is not searched for in it and its JSON is not checked (an unterminated
+    /// last line's is, as for any line without the needle). `usize::MAX`: no line is passed by
+    /// that way.
     pub long_line_bytes: usize,
 }
 
@@ -761,11 +762,10 @@ impl<'r> LineSink<'r> {
         if let [rest @ .., b'\r'] = line {
             line = rest;
         }
-        if terminated && line.len() >= self.long_line_bytes && leading_type_is_not_assistant(line) {
-            // Passed by, as a line without the needle is.
-            return true;
-        }
-        if self.finder.find(line).is_none() {
+        // A long line of another kind is passed by as a line without the needle is, ended or
+        // not: a last line counts the same before and after its newline is written.
+        let passed_by = line.len() >= self.long_line_bytes && leading_type_is_not_assistant(line);
+        if passed_by || self.finder.find(line).is_none() {
             if terminated {
                 // Not examined.
                 return true;
@@ -1065,9 +1065,9 @@ mod tests {
     }
 
     /// A long line whose first members give another kind than assistant is passed by as a
-    /// line without the needle is, whatever follows (its JSON is not checked); shorter lines,
-    /// lines that give their kind later or not plainly, and an unterminated last line are
-    /// examined as before. The same for any buffer, read size and resumed start.
+    /// line without the needle is, whatever follows (its JSON is not checked, but for an
+    /// unterminated last line's); shorter lines and lines that give their kind later or not
+    /// plainly are examined as before. The same for any buffer, read size and resumed start.
     #[test]
     fn long_lines_of_another_kind_are_passed_by() {
         const LONG: usize = ScanOptions::DEFAULT_LONG_LINE_BYTES;
@@ -1112,7 +1112,8 @@ mod tests {
         ];
         assert_eq!(lines[7].len(), LONG);
         for (last, terminated) in [
-            // 11. Unterminated: checked to be whole JSON, as before (examined: the needle).
+            // 11. Unterminated: passed by too, and checked to be whole JSON, as a last line
+            // without the needle is (consumed when whole, truncated when cut short).
             (user(5000, r#","y":"assistant"}"#), true),
             (user(5000, r#","y":"assistant""#), false),
         ] {
@@ -1124,7 +1125,7 @@ mod tests {
                 let whole = read_both(&file, 0, 1 << 16, usize::MAX, 1 << 20).0;
                 assert_eq!(whole.records.len(), 2, "{newline:?}");
                 assert_eq!(whole.stats.lines_read, 11);
-                assert_eq!(whole.stats.candidate_lines, 7);
+                assert_eq!(whole.stats.candidate_lines, 6);
                 assert_eq!(whole.stats.skipped.invalid_json, 1);
                 assert_eq!(whole.stats.skipped.truncated, u64::from(!terminated));
                 for buffer in [64, 333, 4096, 5000] {

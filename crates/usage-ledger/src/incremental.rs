@@ -207,7 +207,7 @@ pub(crate) fn run(
         }
         None => read_all(Source::Planned(&jobs, AtomicUsize::new(0)), options, cold),
     };
-    // The readers' index sorted, and its events copied for the caller, on a thread of its own,
+    // The readers' index put in order, and its events copied for the caller, on a thread of its own,
     // beside the recording of what was read and the ledger's encoding below (both
     // single-threaded).
     let read_kept = read_kept.map(|kept| {

@@ -377,10 +377,11 @@ impl FlushAhead {
         }
     }
 
-    /// Waits for the early flush under way: the file, or that flush's error.
+    /// Waits for the early flush under way: the file (a second handle on it), or that
+    /// flush's error.
     fn into_file(mut self) -> io::Result<File> {
         self.wait()?;
-        Ok(self.file)
+        self.file.try_clone()
     }
 
     fn wait(&mut self) -> io::Result<()> {
@@ -394,13 +395,20 @@ impl FlushAhead {
 
 impl Write for FlushAhead {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // A finished flush's error is answered before anything more is written.
+        if self.flushing.as_ref().is_some_and(|f| f.is_finished()) {
+            self.wait()?;
+        }
         let n = self.file.write(buf)?;
         self.unflushed += n as u64;
-        // One early flush at a time: the next starts once it is done.
-        if self.unflushed >= FLUSH_AHEAD && self.flushing.as_ref().is_none_or(|f| f.is_finished()) {
-            self.wait()?;
-            let file = self.file.try_clone()?;
-            self.flushing = Some(std::thread::spawn(move || file.sync_data()));
+        // One early flush at a time. It is only a head start: when it cannot be started, the
+        // last flush does it all.
+        if self.unflushed >= FLUSH_AHEAD
+            && self.flushing.is_none()
+            && let Ok(file) = self.file.try_clone()
+            && let Ok(flushing) = std::thread::Builder::new().spawn(move || file.sync_data())
+        {
+            self.flushing = Some(flushing);
             self.unflushed = 0;
         }
         Ok(n)
@@ -408,6 +416,14 @@ impl Write for FlushAhead {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+
+/// Dropped before its commit (a write that failed), it still waits for the flush under way, so
+/// that no write outlives the run's lock on the ledger.
+impl Drop for FlushAhead {
+    fn drop(&mut self) {
+        let _ = self.wait();
     }
 }
 

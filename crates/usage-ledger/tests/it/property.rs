@@ -16,6 +16,9 @@ enum Line {
         output: u16,
     },
     User,
+    /// A user line with the `"assistant"` needle in it (passed by as a long line of another
+    /// kind with the test options, examined when cut short).
+    UserWithNeedle,
     Bad,
 }
 
@@ -35,6 +38,11 @@ impl Line {
                 second,
             ),
             Line::User => user_line("hello"),
+            Line::UserWithNeedle => user_line("hello").replacen(
+                r#"{"type":"user","#,
+                r#"{"type":"user","role":"assistant","#,
+                1,
+            ),
             Line::Bad => r#"{"type":"assistant","message":{"usage":"#.to_owned(),
         }
     }
@@ -42,7 +50,8 @@ impl Line {
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// Lines appended, the last `keep` fraction of the bytes held back (written later).
+    /// Lines appended, the bytes after a share of them (`hold_back` eighths, or 4: the last
+    /// newline alone, half of the time) held back (written later).
     Append {
         file: usize,
         lines: Vec<Line>,
@@ -74,13 +83,14 @@ fn line() -> impl Strategy<Value = Line> {
                 output
             }),
         2 => Just(Line::User),
+        1 => Just(Line::UserWithNeedle),
         1 => Just(Line::Bad),
     ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        5 => (0..FILES.len(), proptest::collection::vec(line(), 1..6), 0u8..4)
+        5 => (0..FILES.len(), proptest::collection::vec(line(), 1..6), (0u8..8).prop_map(|h| h.min(4)))
             .prop_map(|(file, lines, hold_back)| Step::Append { file, lines, hold_back }),
         1 => (0..FILES.len(), 0u8..=100).prop_map(|(file, keep)| Step::Truncate { file, keep }),
         1 => (0..FILES.len(), proptest::collection::vec(line(), 0..5))
@@ -113,7 +123,12 @@ proptest! {
                 Step::Append { file, lines, hold_back } => {
                     let mut bytes = std::mem::take(&mut held[*file]);
                     bytes.extend_from_slice(&text(lines, &mut second));
-                    let keep = bytes.len() - bytes.len() * usize::from(*hold_back) / 8;
+                    // 4: all but the last newline (a whole line, not yet ended); else a share.
+                    let keep = if *hold_back == 4 {
+                        bytes.len().saturating_sub(1)
+                    } else {
+                        bytes.len() - bytes.len() * usize::from(*hold_back) / 8
+                    };
                     held[*file] = bytes.split_off(keep);
                     tree.append(FILES[*file], &bytes);
                 }
