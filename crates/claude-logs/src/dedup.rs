@@ -92,24 +92,27 @@ pub fn compare_events(a: &UsageEvent, b: &UsageEvent) -> Ordering {
         .then_with(|| a.session_id.cmp(&b.session_id))
 }
 
-/// Sorts `items` by their events, in the order of [`compare_events`].
-///
-/// A record is about 180 bytes: a comparison sort moves each many times. This one sorts the
-/// timestamps with the items' positions and then moves each item once (`sort_by_cached_key`),
-/// and orders only the runs of equal instants by the whole comparison.
+/// Sorts `items` by their events, in the order of [`compare_events`] (items with equal events
+/// in the order they were in): the order of [`event_order`], each item then moved once into
+/// its place (a record is about 180 bytes: a comparison sort would move each many times).
 pub fn sort_by_event<T>(items: &mut [T], event: impl Fn(&T) -> &UsageEvent) {
-    items.sort_by_cached_key(|item| event(item).timestamp);
-    for run in items.chunk_by_mut(|a, b| event(a).timestamp == event(b).timestamp) {
-        if run.len() > 1 {
-            run.sort_unstable_by(|a, b| compare_events(event(a), event(b)));
+    let mut order = event_order(items, event);
+    // The place `i` takes the item first at `order[i]`; items already placed were swapped away
+    // from there, along the cycle that `order` has already walked (as `sort_by_cached_key`
+    // does).
+    for i in 0..order.len() {
+        let mut from = order[i] as usize;
+        while from < i {
+            from = order[from] as usize;
         }
+        order[i] = from as u32;
+        items.swap(i, from);
     }
 }
 
-/// The positions of `items` in the order of [`compare_events`] of their events (the order
-/// [`sort_by_event`] puts them in; items with equal events stay in the order of their
-/// positions here, in no fixed order there), for a caller that reads them in that order
-/// without moving them: the timestamps are sorted with the positions, and only the runs of
+/// The positions of `items` in the order of [`compare_events`] of their events, items with
+/// equal events in the order of their positions: for a caller that reads them in that order
+/// without moving them. The timestamps are sorted with the positions, and only the runs of
 /// equal instants by the whole comparison.
 pub fn event_order<T>(items: &[T], event: impl Fn(&T) -> &UsageEvent) -> Vec<u32> {
     let mut keys: Vec<(chrono::DateTime<chrono::Utc>, u32)> = items
@@ -634,7 +637,11 @@ mod tests {
             .zip(0..)
             .map(|(e, i)| (i, e))
             .collect();
+        // Items with equal events keep their order: as a stable sort leaves them.
+        let mut stable = wrapped.clone();
+        stable.sort_by(|a, b| compare_events(&a.1, &b.1));
         sort_by_event(&mut wrapped, |(_, e)| e);
+        assert_eq!(wrapped, stable);
         let unwrapped: Vec<UsageEvent> = wrapped.into_iter().map(|(_, e)| e).collect();
         assert_eq!(unwrapped, expected);
         // The same order as positions, each once.
