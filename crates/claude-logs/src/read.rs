@@ -104,8 +104,9 @@ impl Default for ScanOptions {
 }
 
 /// Lines that were skipped, by reason. Only candidate lines (those containing `"assistant"`, and
-/// not passed by as long lines of another kind: [`ScanOptions::long_line_bytes`]) are examined, so only they can be counted here, except `oversized`, which is decided before
-/// the pre-filter, and `truncated`, which concerns the last line of a file.
+/// not passed by as long lines of another kind: [`ScanOptions::long_line_bytes`]) are
+/// examined, so only they can be counted here, except `oversized`, which is decided before the
+/// pre-filter, and `truncated`, which concerns the last line of a file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SkippedLines {
     /// Not JSON.
@@ -659,19 +660,25 @@ struct Skipped {
     passed_by: bool,
 }
 
+/// Whether `line` (without its newline, BOM or `\r`) is passed by as a line without the needle
+/// is: at least `long` bytes long, its first members giving another kind than assistant (see
+/// [`ScanOptions::long_line_bytes`]).
+fn passes_by(line: &[u8], long: usize) -> bool {
+    line.len() >= long && leading_type_is_not_assistant(line)
+}
+
 /// Whether `head`, the beginning of a line that goes on past it (`first`: at offset 0 of the
-/// file), is enough to pass the line by: whatever follows, the line is at least `long` bytes
-/// long once its BOM and `\r` are taken off (see [`ScanOptions::long_line_bytes`]), and its
-/// first members give another kind than assistant. [`LineSink::line`] decides the same of the
-/// whole line.
+/// file), is enough to know that the whole line [`passes_by`], whatever follows.
 fn passed_by(head: &[u8], first: bool, long: usize) -> bool {
     let head = if first {
         head.strip_prefix(BOM).unwrap_or(head)
     } else {
         head
     };
-    // One byte more than the limit: the last one may be a `\r` that ends the line.
-    head.len() > long && leading_type_is_not_assistant(head)
+    // One byte more than the limit: the last one may be a `\r` that ends the line. (The first
+    // members are read no further than their `type`, so the rest of the line cannot change
+    // what they give.)
+    passes_by(head, long.saturating_add(1))
 }
 
 impl Skipped {
@@ -764,8 +771,7 @@ impl<'r> LineSink<'r> {
         }
         // A long line of another kind is passed by as a line without the needle is, ended or
         // not: a last line counts the same before and after its newline is written.
-        let passed_by = line.len() >= self.long_line_bytes && leading_type_is_not_assistant(line);
-        if passed_by || self.finder.find(line).is_none() {
+        if passes_by(line, self.long_line_bytes) || self.finder.find(line).is_none() {
             if terminated {
                 // Not examined.
                 return true;
