@@ -414,7 +414,7 @@ pub(crate) fn run(
         let checkpointed = saved.is_some_and(|key| {
             !(from_checkpoint && key == loaded_key)
                 && checkpoint::write(&loc.checkpoint, key, &state, &record_counts)
-                    .map_err(
+                    .inspect_err(
                         |e| tracing::debug!(error = %e, "cannot write the ledger's checkpoint"),
                     )
                     .is_ok()

@@ -377,11 +377,11 @@ impl FlushAhead {
         }
     }
 
-    /// Waits for the early flush under way: the file (a second handle on it), or that
-    /// flush's error.
-    fn into_file(mut self) -> io::Result<File> {
+    /// Waits for the early flush under way (its error, if it failed), then flushes the file
+    /// whole.
+    fn sync_all(&mut self) -> io::Result<()> {
         self.wait()?;
-        self.file.try_clone()
+        self.file.sync_all()
     }
 
     fn wait(&mut self) -> io::Result<()> {
@@ -431,9 +431,8 @@ impl Drop for FlushAhead {
 /// flushed, renamed over the ledger, and the directory flushed, so a crash leaves either the old
 /// or the new ledger. On failure the temp file is removed. Takes paths, not a `Location`, to
 /// run on a thread of its own.
-pub(crate) fn commit_temp(file: FlushAhead, temp: &Path, ledger: &Path) -> io::Result<()> {
+pub(crate) fn commit_temp(mut file: FlushAhead, temp: &Path, ledger: &Path) -> io::Result<()> {
     let result = (|| {
-        let file = file.into_file()?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(temp, ledger)?;
