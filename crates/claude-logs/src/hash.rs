@@ -1,8 +1,9 @@
-//! Stable hashing of response ids.
+//! Stable hashing of response ids, and the hashers of this workspace's maps.
 //!
 //! Dedup keys are 128-bit FNV-1a hashes of the ids. The function is fixed here (not std's
 //! `DefaultHasher`, whose output may change between Rust versions) so that a dedup index can be
-//! stored and reused by a later run.
+//! stored and reused by a later run. Maps keyed by values that are already hashes, or by
+//! machine words (addresses), take the cheap hashers below instead of SipHash.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -45,6 +46,38 @@ impl Hasher for PrehashedHasher {
 
 /// `BuildHasher` for maps keyed by 128-bit hashes.
 pub(crate) type Prehashed = BuildHasherDefault<PrehashedHasher>;
+
+/// A hasher for keys made of machine words (a multiply-rotate per word): not resistant to
+/// chosen keys, which addresses are not. For the maps that look strings up by the address of
+/// their shared copy (an [`Interner`](crate::Interner)'s, a ledger's), where SipHash, the
+/// default, costs more than the lookup saves.
+#[derive(Debug, Default)]
+pub struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0 ^ word)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(26);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// `BuildHasher` for maps keyed by machine words ([`WordHasher`]).
+pub type WordHashed = BuildHasherDefault<WordHasher>;
 
 #[cfg(test)]
 mod tests {

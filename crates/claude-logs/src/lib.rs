@@ -97,7 +97,7 @@ pub use discover::{
     discover_with_listings, discover_with_metadata,
 };
 pub use event::{Speed, TokenCounts, UsageEvent};
-pub use hash::fnv1a_128;
+pub use hash::{WordHashed, WordHasher, fnv1a_128};
 pub use intern::Interner;
 pub use place::step_aside;
 pub use read::{

@@ -2,7 +2,6 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -426,7 +425,7 @@ struct Indexer<'a> {
     by_name: HashMap<&'a str, usize>,
     /// The index of each copy (address and length) seen: the reader shares one copy of each
     /// string, so most lookups hash two words, not the string.
-    by_copy: HashMap<(usize, usize), usize, BuildHasherDefault<WordHasher>>,
+    by_copy: HashMap<(usize, usize), usize, claude_logs::WordHashed>,
 }
 
 impl<'a> Indexer<'a> {
@@ -442,33 +441,6 @@ impl<'a> Indexer<'a> {
         }
         self.by_copy.insert(copy, index);
         index
-    }
-}
-
-/// A hasher for keys made of machine words (a multiply-rotate per word): not resistant to
-/// chosen keys, which addresses are not.
-#[derive(Debug, Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0 ^ word)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(26);
-    }
-
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

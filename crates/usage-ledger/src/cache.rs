@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -340,30 +339,6 @@ fn encode_with(
     Some(())
 }
 
-/// Hashes the addresses of [`write`]'s strings: one multiplication, its high half folded into
-/// the low one (where a map takes its buckets from; addresses have their low bits in common).
-/// SipHash, the default, was about a tenth of the cache's write.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached for keys other than `usize`.
-        for &byte in bytes {
-            self.write_usize(self.0 as usize ^ usize::from(byte));
-        }
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        let product = (value as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = product ^ (product >> 32);
-    }
-}
-
 /// Points the cache at `path` at another ledger state with the same kept records.
 pub(crate) fn rekey(path: &Path, key: Key) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
@@ -390,7 +365,8 @@ pub(crate) fn write<'r>(
     let missing = || std::io::Error::other("a string is not in the ledger");
     // Records share their strings (a handful of copies of each): each copy is looked up by
     // its address, its text hashed once; consecutive records often share the same copies.
-    let mut by_address: HashMap<usize, u32, BuildHasherDefault<AddressHasher>> = HashMap::default();
+    // Looked up by address: a word hash (SipHash, the default, was about a tenth of this write).
+    let mut by_address: HashMap<usize, u32, claude_logs::WordHashed> = HashMap::default();
     let mut last = [(0usize, 0u32); 3];
     let mut id_of = |slot: usize, s: &str| -> Option<u32> {
         let address = s.as_ptr() as usize;
