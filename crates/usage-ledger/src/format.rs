@@ -818,20 +818,11 @@ impl Writer {
         self.events_with(id, records, strings, true);
     }
 
-    /// [`Self::events`] without pointing the records at the shared copies: for records that
-    /// are dropped without another use of their strings. (Each repointing is two atomic
-    /// updates of a count shared by thousands of records, which another thread may be
-    /// updating too.)
-    pub(crate) fn events_unshared(
-        &mut self,
-        id: u32,
-        records: &mut [Record],
-        strings: &mut Strings,
-    ) {
-        self.events_with(id, records, strings, false);
-    }
-
-    fn events_with(
+    /// [`Self::events`], pointing the records at the shared copies only with `repoint`:
+    /// without, for records that are dropped without another use of their strings. (Each
+    /// repointing is two atomic updates of a count shared by thousands of records, which
+    /// another thread may be updating too.)
+    pub(crate) fn events_with(
         &mut self,
         id: u32,
         records: &mut [Record],
@@ -996,13 +987,9 @@ pub(crate) fn write_snapshot<W: Write>(
             dedup.extend(std::mem::take(&mut entry.records));
             entry.records = dedup.into_compact_records();
         }
-        if compact_records {
-            // Records from one read each: the kept records come from the readers' index, and
-            // these are dropped with the run.
-            w.events_unshared(id, &mut entry.records, &mut strings);
-        } else {
-            w.events(id, &mut entry.records, &mut strings);
-        }
+        // Records from one read each are not repointed: the kept records come from the
+        // readers' index, and these are dropped with the run.
+        w.events_with(id, &mut entry.records, &mut strings, !compact_records);
         w.file(id, file);
         if w.buf.len() >= SNAPSHOT_PIECE {
             flush(&mut w)?;
