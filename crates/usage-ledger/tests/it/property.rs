@@ -16,8 +16,8 @@ enum Line {
         output: u16,
     },
     User,
-    /// A user line with the `"assistant"` needle in it (passed by as a long line of another
-    /// kind with the test options, examined when cut short).
+    /// A user line with the `"assistant"` needle in it: passed by as a long line of another
+    /// kind with the test options, before its newline is written and after.
     UserWithNeedle,
     Bad,
 }
@@ -50,8 +50,8 @@ impl Line {
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// Lines appended, the bytes after a share of them (`hold_back` eighths, or 4: the last
-    /// newline alone, half of the time) held back (written later).
+    /// Lines appended, the last bytes held back (written later): `hold_back` eighths of them
+    /// for 0 to 3, the last newline alone for 4 (half of the time).
     Append {
         file: usize,
         lines: Vec<Line>,
