@@ -119,16 +119,27 @@ fn kind_of(file_type: FileType) -> MetaKind {
     }
 }
 
-/// A directory opened only to look its entries up (`O_PATH` on Linux, read-only elsewhere):
-/// each `stat` of an entry then resolves one name, not the whole path again.
+/// A directory opened only to look entries up (`O_PATH` on Linux, read-only elsewhere), for
+/// the directories whose earlier listing is reused: an entry below it is looked up by the
+/// rest of its path from there, not by its whole path again. One handle serves the
+/// directories up to [`OpenDir::MAX_BELOW`] levels down, so that a walk over unchanged
+/// directories opens (and closes) only a few: each open and close cost as much as a `stat`,
+/// while a lookup of a few names more in the kernel's cache of names costs little.
 #[cfg(unix)]
-struct OpenDir(rustix::fd::OwnedFd);
+#[derive(Clone)]
+struct OpenDir {
+    /// The handle and the path it was opened at.
+    fd: std::rc::Rc<(rustix::fd::OwnedFd, PathBuf)>,
+}
 
 #[cfg(unix)]
 impl OpenDir {
-    /// Opens `dir`: as the entry `name` of `parent` when its parent is open (one name to
+    /// How many directories below the one opened are looked up from its handle.
+    const MAX_BELOW: usize = 3;
+
+    /// Opens `dir`: relative to `parent`'s handle when there is one (the rest of the path to
     /// resolve), else by its path.
-    fn open(dir: &Path, parent: Option<(&OpenDir, &std::ffi::OsStr)>) -> Option<Self> {
+    fn open(dir: &Path, parent: Option<&OpenDir>) -> Option<Self> {
         use rustix::fs::{Mode, OFlags};
         #[cfg(any(target_os = "linux", target_os = "android"))]
         let access = OFlags::PATH;
@@ -137,19 +148,57 @@ impl OpenDir {
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let access = OFlags::RDONLY;
         let flags = access | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        match parent {
-            Some((parent, name)) => rustix::fs::openat(&parent.0, name, flags, Mode::empty()),
+        let fd = match parent.and_then(|p| Some((p, p.rest(dir)?))) {
+            Some((parent, rest)) => rustix::fs::openat(&parent.fd.0, rest, flags, Mode::empty()),
             None => rustix::fs::open(dir, flags, Mode::empty()),
         }
-        .ok()
-        .map(OpenDir)
+        .ok()?;
+        Some(OpenDir {
+            fd: std::rc::Rc::new((fd, dir.to_path_buf())),
+        })
     }
 
-    /// The entry `name`, not following a symbolic link.
+    /// A handle for `dir`, a directory the walk entered below `parent`: `parent`'s own while
+    /// `dir` is at most [`OpenDir::MAX_BELOW`] levels below it, else `dir` opened.
+    fn below(dir: &Path, parent: Option<&OpenDir>) -> Option<Self> {
+        match parent {
+            Some(p)
+                if p.rest(dir).is_some_and(|rest| {
+                    rest.as_encoded_bytes()
+                        .iter()
+                        .filter(|&&b| b == b'/')
+                        .count()
+                        < Self::MAX_BELOW
+                }) =>
+            {
+                Some(p.clone())
+            }
+            _ => Self::open(dir, parent),
+        }
+    }
+
+    /// `path` relative to this directory; `None` when `path` is not below it as the walk
+    /// builds paths (this directory's path, a slash, the rest), and then it is looked up whole.
+    fn rest<'p>(&self, path: &'p Path) -> Option<&'p std::ffi::OsStr> {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = self.fd.1.as_os_str().as_bytes();
+        let rest = path.as_os_str().as_bytes().strip_prefix(dir)?;
+        let rest = if dir.ends_with(b"/") {
+            rest
+        } else {
+            rest.strip_prefix(b"/")?
+        };
+        (!rest.is_empty() && !rest.starts_with(b"/")).then(|| std::ffi::OsStr::from_bytes(rest))
+    }
+
+    /// The entry at `path` (below this directory), not following a symbolic link.
     #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
-    fn stat(&self, name: &std::ffi::OsStr) -> io::Result<FileMeta> {
+    fn stat(&self, path: &Path) -> io::Result<FileMeta> {
         use rustix::fs::{AtFlags, FileType as RawType};
-        let st = rustix::fs::statat(&self.0, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let st = match self.rest(path) {
+            Some(rest) => rustix::fs::statat(&self.fd.0, rest, AtFlags::SYMLINK_NOFOLLOW)?,
+            None => rustix::fs::lstat(path)?,
+        };
         let kind = match RawType::from_raw_mode(st.st_mode as _) {
             RawType::Directory => MetaKind::Dir,
             RawType::RegularFile => MetaKind::File,
@@ -167,15 +216,16 @@ impl OpenDir {
 
 /// Where the platform has no `O_PATH`-like handle, entries are looked up by path.
 #[cfg(not(unix))]
+#[derive(Clone)]
 struct OpenDir;
 
 #[cfg(not(unix))]
 impl OpenDir {
-    fn open(_dir: &Path, _parent: Option<(&OpenDir, &std::ffi::OsStr)>) -> Option<Self> {
+    fn below(_dir: &Path, _parent: Option<&OpenDir>) -> Option<Self> {
         None
     }
 
-    fn stat(&self, _name: &std::ffi::OsStr) -> io::Result<FileMeta> {
+    fn stat(&self, _path: &Path) -> io::Result<FileMeta> {
         Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
@@ -476,7 +526,7 @@ impl Walker<'_> {
                 // Follows the link; a dangling one is skipped.
                 (EntryKind::Symlink, _, _) => fs::metadata(&path).map(|m| FileMeta::from(&m)),
                 (_, Some(entry), _) => entry.metadata().map(|m| FileMeta::from(&m)),
-                (_, None, Some(open)) => open.stat(&name),
+                (_, None, Some(open)) => open.stat(&path),
                 (_, None, None) => fs::symlink_metadata(&path).map(|m| FileMeta::from(&m)),
             };
             let metadata = match metadata {
@@ -489,11 +539,7 @@ impl Walker<'_> {
             };
             if metadata.is_dir() {
                 if enter(&path, &metadata, &mut self.visited)
-                    && let Some((entries, open)) = self.entries(
-                        &path,
-                        &metadata,
-                        open.as_ref().map(|p| (p, name.as_os_str())),
-                    )
+                    && let Some((entries, open)) = self.entries(&path, &metadata, open.as_ref())
                 {
                     stack.push((path, entries, open));
                 }
@@ -517,7 +563,7 @@ impl Walker<'_> {
         &mut self,
         dir: &Path,
         metadata: &FileMeta,
-        parent: Option<(&OpenDir, &std::ffi::OsStr)>,
+        parent: Option<&OpenDir>,
     ) -> Option<(Vec<Entry>, Option<OpenDir>)> {
         if let Some(listing) = self
             .previous
@@ -534,7 +580,7 @@ impl Walker<'_> {
                     entry: None,
                 })
                 .collect();
-            return Some((entries, OpenDir::open(dir, parent)));
+            return Some((entries, OpenDir::below(dir, parent)));
         }
         let (entries, complete) = list(dir, &mut self.unreadable_dirs)?;
         // Only a whole listing is kept: one cut short by an error is made again next time.
@@ -721,37 +767,85 @@ mod tests {
         );
     }
 
-    /// An entry of a reused listing is looked up by name in its opened directory; what that
-    /// gives is what listing the directory gives (the ledger compares the two across runs).
+    /// An entry of a reused listing is looked up from an opened directory above it; what
+    /// that gives is what listing the directory gives (the ledger compares the two across
+    /// runs): through a symbolic link, deeper than one handle serves, and from a root given
+    /// with a trailing slash.
     #[cfg(unix)]
     #[test]
     fn a_reused_listing_gives_the_same_metadata() {
         let dir = tempfile::tempdir().unwrap();
         let projects = dir.path().join("projects");
-        for (file, len) in [
+        let files = [
+            ("d/1/2/3/4/5/6/deep.jsonl", 7),
             ("p/a.jsonl", 3),
             ("p/s/subagents/agent-1.jsonl", 5),
             ("q/b.jsonl", 0),
-        ] {
+        ];
+        for (file, len) in files {
             let path = projects.join(file);
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, vec![b'x'; len]).unwrap();
         }
         std::os::unix::fs::symlink(projects.join("q"), projects.join("r")).unwrap();
-        let roots = [dir.path().to_path_buf()];
-        let (fresh, fresh_meta, mut listings) =
-            discover_with_listings(&roots, &Listings::default());
-        // As if listed well after the directories' last change.
-        listings.started.0 += 1800;
-        let (reused, reused_meta, relisted) = discover_with_listings(&roots, &listings);
-        assert_eq!(reused, fresh);
-        assert_eq!(reused_meta, fresh_meta);
-        assert_eq!(relisted.dirs, listings.dirs, "every listing was reused");
+        let slashed = PathBuf::from(format!("{}/", dir.path().display()));
+        for roots in [[dir.path().to_path_buf()], [slashed]] {
+            let (fresh, fresh_meta, mut listings) =
+                discover_with_listings(&roots, &Listings::default());
+            // As if listed well after the directories' last change.
+            listings.started.0 += 1800;
+            let (reused, reused_meta, relisted) = discover_with_listings(&roots, &listings);
+            assert_eq!(reused, fresh);
+            assert_eq!(reused_meta, fresh_meta);
+            assert_eq!(relisted.dirs, listings.dirs, "every listing was reused");
+            assert_eq!(
+                fresh_meta.iter().map(|m| m.len).collect::<Vec<_>>(),
+                files.map(|(_, len)| len as u64)
+            );
+            assert!(fresh_meta.iter().all(|m| m.is_file() && !m.is_dir()));
+        }
+    }
+
+    /// A path below an opened directory is looked up by the rest of it; a path that does not
+    /// begin with the directory's is looked up whole.
+    #[cfg(unix)]
+    #[test]
+    fn a_path_below_an_opened_directory_is_looked_up_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("top");
+        fs::create_dir_all(top.join("a/b")).unwrap();
+        fs::write(top.join("a/b/f.jsonl"), b"xy").unwrap();
+        let open = OpenDir::open(&top, None).unwrap();
+        let rest = |p: &Path| open.rest(p).map(|r| r.to_str().unwrap().to_owned());
+        assert_eq!(rest(&top.join("a/b")).as_deref(), Some("a/b"));
+        assert_eq!(rest(&top), None);
+        assert_eq!(rest(&dir.path().join("topmost")), None);
+        assert_eq!(rest(&dir.path().join("other/a")), None);
+        assert_eq!(open.stat(&top.join("a/b/f.jsonl")).unwrap().len, 2);
+        assert_eq!(open.stat(&top).unwrap().kind, MetaKind::Dir);
+        // One level further than a handle serves: the directory is opened itself.
+        let deep = top.join("a/b");
+        let below = OpenDir::below(&top.join("a"), Some(&open)).unwrap();
+        assert!(std::rc::Rc::ptr_eq(&below.fd, &open.fd));
+        let mut far = top.clone();
+        for level in 0..OpenDir::MAX_BELOW {
+            far.push(format!("{level}"));
+        }
+        let served = OpenDir::below(&far, Some(&open)).unwrap();
+        assert!(std::rc::Rc::ptr_eq(&served.fd, &open.fd));
+        far.push("last");
+        fs::create_dir_all(&far).unwrap();
+        let reopened = OpenDir::below(&far, Some(&open)).unwrap();
+        assert!(!std::rc::Rc::ptr_eq(&reopened.fd, &open.fd));
+        assert_eq!(reopened.fd.1, far);
         assert_eq!(
-            fresh_meta.iter().map(|m| m.len).collect::<Vec<_>>(),
-            [3, 5, 0]
+            OpenDir::below(&deep, Some(&open))
+                .unwrap()
+                .stat(&deep.join("f.jsonl"))
+                .unwrap()
+                .len,
+            2
         );
-        assert!(fresh_meta.iter().all(|m| m.is_file() && !m.is_dir()));
     }
 
     fn names(discovery: &Discovery, root: &Path) -> Vec<String> {
