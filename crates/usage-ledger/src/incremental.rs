@@ -89,7 +89,10 @@ pub(crate) fn run(
     let ((discovery, metadata, listings, previous_listings), loaded, streamed) =
         std::thread::scope(|scope| {
             let loc = &loc;
+            let parent = claude_logs::Parent::here();
             let walker = scope.spawn(move || {
+                // So that the listing starts now, not at the next load balance.
+                parent.leave();
                 let previous = if ledger_exists {
                     dirs::read(&loc.dirs)
                 } else {
@@ -105,8 +108,6 @@ pub(crate) fn run(
                 tracing::debug!(files = discovery.files.len(), "transcripts listed");
                 (discovery, metadata, listings, previous)
             });
-            // So that the listing starts now, not at the next load balance.
-            claude_logs::step_aside();
             let loaded = load(loc);
             tracing::debug!(
                 kept = loaded
@@ -211,9 +212,11 @@ pub(crate) fn run(
     // beside the recording of what was read and the ledger's encoding below (both
     // single-threaded).
     let read_kept = read_kept.map(|kept| {
-        let sorting = std::thread::spawn(move || sorted_with_events(kept));
-        claude_logs::step_aside();
-        sorting
+        let parent = claude_logs::Parent::here();
+        std::thread::spawn(move || {
+            parent.leave();
+            sorted_with_events(kept)
+        })
     });
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
@@ -432,13 +435,14 @@ pub(crate) fn run(
     };
     let finishing = if write_cache {
         let (sender, receiver) = mpsc::channel();
+        let parent = claude_logs::Parent::here();
         let writer = std::thread::spawn(move || {
+            parent.leave();
             let (saved, left) = finish();
             let _ = sender.send(saved);
             // Tens of thousands of records, freed after the answer.
             drop(left);
         });
-        claude_logs::step_aside();
         Finishing {
             saved: false,
             pending: Some((receiver, writer)),
