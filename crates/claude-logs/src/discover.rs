@@ -508,7 +508,7 @@ impl Walker<'_> {
         }
         // Directories being walked, each with its entries still to visit (in reverse name
         // order, so that `pop` gives the next one) and, when its listing was reused, a handle
-        // to look them up by name.
+        // at or above it to look them up from, by the rest of their path.
         let mut stack: Vec<(PathBuf, Vec<Entry>, Option<OpenDir>)> = Vec::new();
         if let Some((entries, open)) = self.entries(&top, top_metadata, None) {
             stack.push((top, entries, open));
@@ -520,8 +520,9 @@ impl Walker<'_> {
             };
             let path = dir.join(&name);
             // Only directories, transcripts and symlinks (which may point at either) are
-            // listed, and each needs a `stat`; an entry is looked up relative to its
-            // directory (listed just now, or opened for the purpose), not by path.
+            // listed, and each needs a `stat`; an entry is looked up relative to its directory
+            // (listed just now) or to a handle at or above it (when its listing was reused),
+            // not by its whole path.
             let metadata = match (kind, entry, open.as_ref()) {
                 // Follows the link; a dangling one is skipped.
                 (EntryKind::Symlink, _, _) => fs::metadata(&path).map(|m| FileMeta::from(&m)),
@@ -767,10 +768,10 @@ mod tests {
         );
     }
 
-    /// An entry of a reused listing is looked up from an opened directory above it; what
-    /// that gives is what listing the directory gives (the ledger compares the two across
-    /// runs): through a symbolic link, deeper than one handle serves, and from a root given
-    /// with a trailing slash.
+    /// An entry of a reused listing is looked up from an opened directory at or above it;
+    /// what that gives is what listing the directory gives (the ledger compares the two
+    /// across runs): deeper than one handle serves, and through a symbolic link to a
+    /// directory outside `projects`, whose entries are looked up through the link.
     #[cfg(unix)]
     #[test]
     fn a_reused_listing_gives_the_same_metadata() {
@@ -787,27 +788,30 @@ mod tests {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, vec![b'x'; len]).unwrap();
         }
-        std::os::unix::fs::symlink(projects.join("q"), projects.join("r")).unwrap();
-        let slashed = PathBuf::from(format!("{}/", dir.path().display()));
-        for roots in [[dir.path().to_path_buf()], [slashed]] {
-            let (fresh, fresh_meta, mut listings) =
-                discover_with_listings(&roots, &Listings::default());
-            // As if listed well after the directories' last change.
-            listings.started.0 += 1800;
-            let (reused, reused_meta, relisted) = discover_with_listings(&roots, &listings);
-            assert_eq!(reused, fresh);
-            assert_eq!(reused_meta, fresh_meta);
-            assert_eq!(relisted.dirs, listings.dirs, "every listing was reused");
-            assert_eq!(
-                fresh_meta.iter().map(|m| m.len).collect::<Vec<_>>(),
-                files.map(|(_, len)| len as u64)
-            );
-            assert!(fresh_meta.iter().all(|m| m.is_file() && !m.is_dir()));
-        }
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(elsewhere.join("x")).unwrap();
+        fs::write(elsewhere.join("x/c.jsonl"), b"123456789").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, projects.join("r")).unwrap();
+        let roots = [dir.path().to_path_buf()];
+        let (fresh, fresh_meta, mut listings) =
+            discover_with_listings(&roots, &Listings::default());
+        // As if listed well after the directories' last change.
+        listings.started.0 += 1800;
+        let (reused, reused_meta, relisted) = discover_with_listings(&roots, &listings);
+        assert_eq!(reused, fresh);
+        assert_eq!(reused_meta, fresh_meta);
+        assert_eq!(relisted.dirs, listings.dirs, "every listing was reused");
+        assert_eq!(fresh.files.last(), Some(&projects.join("r/x/c.jsonl")));
+        assert_eq!(
+            fresh_meta.iter().map(|m| m.len).collect::<Vec<_>>(),
+            [7, 3, 5, 0, 9]
+        );
+        assert!(fresh_meta.iter().all(|m| m.is_file() && !m.is_dir()));
     }
 
     /// A path below an opened directory is looked up by the rest of it; a path that does not
-    /// begin with the directory's is looked up whole.
+    /// begin with the directory's is looked up whole. A handle serves the directories up to
+    /// `MAX_BELOW` levels below it; one further down is opened itself.
     #[cfg(unix)]
     #[test]
     fn a_path_below_an_opened_directory_is_looked_up_from_it() {
@@ -823,29 +827,41 @@ mod tests {
         assert_eq!(rest(&dir.path().join("other/a")), None);
         assert_eq!(open.stat(&top.join("a/b/f.jsonl")).unwrap().len, 2);
         assert_eq!(open.stat(&top).unwrap().kind, MetaKind::Dir);
-        // One level further than a handle serves: the directory is opened itself.
+        // A handle opened at a path with a trailing slash.
+        let slashed = OpenDir::open(&dir.path().join("top/"), None).unwrap();
+        assert_eq!(
+            slashed.fd.1.as_os_str().as_encoded_bytes().last(),
+            Some(&b'/')
+        );
+        assert_eq!(
+            slashed.rest(&top.join("a")).and_then(|r| r.to_str()),
+            Some("a")
+        );
+        assert_eq!(slashed.stat(&top.join("a/b/f.jsonl")).unwrap().len, 2);
+        // Up to `MAX_BELOW` levels down, the same handle.
         let deep = top.join("a/b");
-        let below = OpenDir::below(&top.join("a"), Some(&open)).unwrap();
+        let below = OpenDir::below(&deep, Some(&open)).unwrap();
         assert!(std::rc::Rc::ptr_eq(&below.fd, &open.fd));
+        assert_eq!(below.stat(&deep.join("f.jsonl")).unwrap().len, 2);
         let mut far = top.clone();
         for level in 0..OpenDir::MAX_BELOW {
             far.push(format!("{level}"));
         }
         let served = OpenDir::below(&far, Some(&open)).unwrap();
         assert!(std::rc::Rc::ptr_eq(&served.fd, &open.fd));
+        // One level further: that directory is opened (relative to the handle) and serves
+        // what is below it.
         far.push("last");
         fs::create_dir_all(&far).unwrap();
+        fs::write(far.join("f.jsonl"), b"xyz").unwrap();
         let reopened = OpenDir::below(&far, Some(&open)).unwrap();
         assert!(!std::rc::Rc::ptr_eq(&reopened.fd, &open.fd));
         assert_eq!(reopened.fd.1, far);
         assert_eq!(
-            OpenDir::below(&deep, Some(&open))
-                .unwrap()
-                .stat(&deep.join("f.jsonl"))
-                .unwrap()
-                .len,
-            2
+            reopened.rest(&far.join("f.jsonl")).and_then(|r| r.to_str()),
+            Some("f.jsonl")
         );
+        assert_eq!(reopened.stat(&far.join("f.jsonl")).unwrap().len, 3);
     }
 
     fn names(discovery: &Discovery, root: &Path) -> Vec<String> {

@@ -91,7 +91,7 @@ pub(crate) fn run(
             let loc = &loc;
             let parent = claude_logs::Parent::here();
             let walker = scope.spawn(move || {
-                // So that the listing starts now, not at the next load balance.
+                // Off the parent's processor if it started there (see `Parent`).
                 parent.leave();
                 let previous = if ledger_exists {
                     dirs::read(&loc.dirs)
