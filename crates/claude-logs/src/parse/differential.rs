@@ -597,6 +597,30 @@ fn control_bytes_and_invalid_utf8() {
     }
 }
 
+/// Byte sequences at the edges of UTF-8 (overlong forms, surrogates, the last code point and
+/// the first beyond it, cut sequences), at every offset of a line: the fast path's check,
+/// which works on blocks of bytes, agrees with `std`'s wherever a block boundary falls.
+#[test]
+fn utf8_edges_at_every_offset() {
+    let base = line_with(|_| None);
+    for bytes in [
+        &b"\xc0\xaf"[..],
+        b"\xe0\x80\xaf",
+        b"\xed\xbf\xbf",
+        b"\xf4\x8f\xbf\xbf",
+        b"\xf4\x90\x80\x80",
+        b"\xf5\x80\x80\x80",
+        b"\xe2\x82",
+        b"\xc2\xa0",
+    ] {
+        for at in 0..=base.len() {
+            let mut line = base.as_bytes().to_vec();
+            line.splice(at..at, bytes.iter().copied());
+            check(&line);
+        }
+    }
+}
+
 #[test]
 fn deep_nesting() {
     for depth in [
