@@ -264,11 +264,7 @@ pub(crate) fn run(args: &RunArgs, quiet: bool) -> Result<ExitStatus> {
     tracing::debug!(ms = ms_since(started), "transcripts scanned");
     // Compiling the contract's schema for the check before the write takes about as long as
     // the assembly: done beside it (the scan has both cores busy already).
-    let parent = claude_logs::Parent::here();
-    let validator = std::thread::spawn(move || {
-        parent.leave();
-        Validator::new()
-    });
+    let validator = std::thread::spawn(claude_logs::beside(Validator::new));
     let outcome = pending.map(oauth::Pending::wait);
     if let Some(outcome) = &outcome {
         log_outcome(outcome);

@@ -99,7 +99,7 @@ pub use discover::{
 pub use event::{Speed, TokenCounts, UsageEvent};
 pub use hash::{WordHashed, WordHasher, fnv1a_128};
 pub use intern::Interner;
-pub use place::{Parent, step_aside};
+pub use place::{Parent, beside, step_aside};
 pub use read::{
     FileRead, FileReader, FileStats, LineSource, ReadError, ScanOptions, SkippedLines,
     UNKNOWN_MODEL, open_transcript, read_file, read_file_with, read_source,

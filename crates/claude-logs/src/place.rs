@@ -70,6 +70,17 @@ impl Parent {
     }
 }
 
+/// `f` as the body of a thread to spawn beside the caller, which goes on with work of its own:
+/// the caller's processor is taken now ([`Parent::here`]), and the thread leaves it first
+/// ([`Parent::leave`]).
+pub fn beside<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let parent = Parent::here();
+    move || {
+        parent.leave();
+        f()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +128,8 @@ mod tests {
             same()
         });
         assert!(spawned.join().unwrap());
+        // The same through `beside`, which also hands back what the body returns.
+        assert!(std::thread::spawn(beside(same)).join().unwrap());
         // A thread on the recorded processor moves, as `step_aside` does.
         Parent::here().leave();
         assert!(same());

@@ -89,10 +89,7 @@ pub(crate) fn run(
     let ((discovery, metadata, listings, previous_listings), loaded, streamed) =
         std::thread::scope(|scope| {
             let loc = &loc;
-            let parent = claude_logs::Parent::here();
-            let walker = scope.spawn(move || {
-                // Off the parent's processor if it started there (see `Parent`).
-                parent.leave();
+            let walker = scope.spawn(claude_logs::beside(move || {
                 let previous = if ledger_exists {
                     dirs::read(&loc.dirs)
                 } else {
@@ -107,7 +104,7 @@ pub(crate) fn run(
                 });
                 tracing::debug!(files = discovery.files.len(), "transcripts listed");
                 (discovery, metadata, listings, previous)
-            });
+            }));
             let loaded = load(loc);
             tracing::debug!(
                 kept = loaded
@@ -211,13 +208,8 @@ pub(crate) fn run(
     // The readers' index put in order, and its events copied for the caller, on a thread of its own,
     // beside the recording of what was read and the ledger's encoding below (both
     // single-threaded).
-    let read_kept = read_kept.map(|kept| {
-        let parent = claude_logs::Parent::here();
-        std::thread::spawn(move || {
-            parent.leave();
-            sorted_with_events(kept)
-        })
-    });
+    let read_kept = read_kept
+        .map(|kept| std::thread::spawn(claude_logs::beside(move || sorted_with_events(kept))));
     tracing::debug!(files = jobs.len(), "new transcript bytes read");
 
     // Record: one transaction with everything that changed.
@@ -435,14 +427,12 @@ pub(crate) fn run(
     };
     let finishing = if write_cache {
         let (sender, receiver) = mpsc::channel();
-        let parent = claude_logs::Parent::here();
-        let writer = std::thread::spawn(move || {
-            parent.leave();
+        let writer = std::thread::spawn(claude_logs::beside(move || {
             let (saved, left) = finish();
             let _ = sender.send(saved);
             // Tens of thousands of records, freed after the answer.
             drop(left);
-        });
+        }));
         Finishing {
             saved: false,
             pending: Some((receiver, writer)),

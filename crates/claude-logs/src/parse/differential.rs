@@ -586,15 +586,17 @@ fn control_bytes_and_invalid_utf8() {
         b"\xf0\x9f\x98",
         b"\xe2\x82\xac",
     ] {
-        let mut line = base.as_bytes().to_vec();
-        line.splice(at..at, bytes.iter().copied());
-        check(&line);
+        check_inserted(&base, at, bytes);
         // The same in a needed string.
-        let mut line = base.as_bytes().to_vec();
-        let cwd = base.find("/home/me").unwrap();
-        line.splice(cwd..cwd, bytes.iter().copied());
-        check(&line);
+        check_inserted(&base, base.find("/home/me").unwrap(), bytes);
     }
+}
+
+/// Checks `base` with `bytes` inserted at byte `at`.
+fn check_inserted(base: &str, at: usize, bytes: &[u8]) {
+    let mut line = base.as_bytes().to_vec();
+    line.splice(at..at, bytes.iter().copied());
+    check(&line);
 }
 
 /// Byte sequences at the edges of UTF-8 (overlong forms, surrogates, the last code point and
@@ -614,9 +616,7 @@ fn utf8_edges_at_every_offset() {
         b"\xc2\xa0",
     ] {
         for at in 0..=base.len() {
-            let mut line = base.as_bytes().to_vec();
-            line.splice(at..at, bytes.iter().copied());
-            check(&line);
+            check_inserted(&base, at, bytes);
         }
     }
 }
