@@ -1,4 +1,5 @@
-//! Timing one child process: wall time, user + system CPU time and peak resident memory.
+//! Timing one child process: wall time, user + system CPU time, peak resident memory and what
+//! it read from storage.
 //!
 //! The bench does not wait for the measured program itself. It starts `xtask __measure`, a
 //! small intermediate process whose only child is the measured program; after waiting for it,
@@ -23,6 +24,9 @@ pub(crate) struct Sample {
     pub(crate) sys: Duration,
     /// Peak resident set size, KiB.
     pub(crate) max_rss_kib: u64,
+    /// What the run read from storage rather than from the page cache, KiB (`ru_inblock`: the
+    /// file pages it had to wait for the disk to bring in, readahead included).
+    pub(crate) disk_read_kib: u64,
 }
 
 impl Sample {
@@ -43,6 +47,7 @@ pub(crate) fn median(samples: &[Sample]) -> Sample {
         user: mid(samples.iter().map(|s| s.user).collect()),
         sys: mid(samples.iter().map(|s| s.sys).collect()),
         max_rss_kib: mid(samples.iter().map(|s| s.max_rss_kib).collect()),
+        disk_read_kib: mid(samples.iter().map(|s| s.disk_read_kib).collect()),
     }
 }
 
@@ -99,14 +104,14 @@ pub(crate) fn run(inv: &Invocation) -> Result<Sample> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .with_context(|| format!("reading the measurement of {}: {text:?}", inv.display()))?;
-    if !output.status.success() || fields.len() != 5 {
+    if !output.status.success() || fields.len() != 6 {
         bail!(
             "measuring {} failed: {}",
             inv.display(),
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    if fields[4] != 0 {
+    if fields[5] != 0 {
         let stderr = std::fs::read_to_string(&inv.stderr).unwrap_or_default();
         let tail: String = stderr
             .lines()
@@ -120,7 +125,7 @@ pub(crate) fn run(inv: &Invocation) -> Result<Sample> {
         bail!(
             "{} exited with status {}:\n{tail}",
             inv.display(),
-            fields[4]
+            fields[5]
         );
     }
     Ok(Sample {
@@ -128,11 +133,12 @@ pub(crate) fn run(inv: &Invocation) -> Result<Sample> {
         user: Duration::from_micros(fields[1]),
         sys: Duration::from_micros(fields[2]),
         max_rss_kib: fields[3],
+        disk_read_kib: fields[4],
     })
 }
 
 /// The intermediate process: `__measure STDOUT STDERR PROGRAM ARGS...`. Prints
-/// `wall_ns user_us sys_us max_rss_kib exit_code`.
+/// `wall_ns user_us sys_us max_rss_kib disk_read_kib exit_code`.
 pub(crate) fn intermediate(args: &[&str]) -> Result<()> {
     let [stdout, stderr, program, rest @ ..] = args else {
         bail!("usage: xtask __measure STDOUT STDERR PROGRAM [ARGS...]");
@@ -154,11 +160,13 @@ pub(crate) fn intermediate(args: &[&str]) -> Result<()> {
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "{} {} {} {} {}",
+            "{} {} {} {} {} {}",
             wall.as_nanos(),
             micros(usage.user_time()),
             micros(usage.system_time()),
             usage.max_rss().max(0),
+            // 512-byte blocks.
+            usage.block_reads().max(0) / 2,
             code
         );
     }
@@ -180,6 +188,7 @@ mod tests {
             user: ms(u),
             sys: ms(1),
             max_rss_kib: r,
+            disk_read_kib: r / 100,
         };
         let m = median(&[s(30, 5, 100), s(10, 9, 300), s(20, 7, 200)]);
         assert_eq!(m, s(20, 7, 200));
