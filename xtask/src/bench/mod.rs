@@ -877,11 +877,12 @@ fn sample_text(x: &Sample) -> String {
         mib(x.max_rss_kib)
     );
     if x.disk_read_kib > 0 {
-        let _ = write!(
-            text,
-            " / {} from storage",
+        let read = if x.disk_read_kib < 1024 {
+            format!("{} KiB", x.disk_read_kib)
+        } else {
             human_bytes(x.disk_read_kib * 1024)
-        );
+        };
+        let _ = write!(text, " / {read} from storage");
     }
     text
 }
@@ -1129,6 +1130,10 @@ mod tests {
         assert_eq!(
             sample_text(&run(3 * 1024)),
             "0.250 s / 0.400 s / 40.0 MiB / 3.0 MiB from storage"
+        );
+        assert_eq!(
+            sample_text(&run(12)),
+            "0.250 s / 0.400 s / 40.0 MiB / 12 KiB from storage"
         );
         assert_eq!(retaken_text(&[]), "no run had to be");
         assert_eq!(
