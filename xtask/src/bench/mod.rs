@@ -418,12 +418,11 @@ const STORAGE_READ_LIMIT_KIB: u64 = 1024;
 /// The files every timed run should find in memory: the corpus and both binaries.
 ///
 /// Reading them once before the first run is not enough on a machine that reclaims idle page
-/// cache on its own (a VM's free-page reporting, DAMON's proactive reclaim): files read a
-/// minute ago may be gone again, and a run that has to bring a few percent of the corpus back
-/// from storage takes half as long again. That cost is the disk's, not the program's, and falls
-/// on whichever contender happens to come first. So the files are read again before every
-/// timed run, and a run that still read more than [`STORAGE_READ_LIMIT_KIB`] from storage
-/// (`ru_inblock`) is taken again.
+/// cache on its own (DAMON's proactive reclaim, a VM's balloon): files idle for a minute may be
+/// gone again, and a run that has to bring a few percent of the corpus back from storage takes
+/// half as long again. That cost is the disk's, not the program's. So the files are read again
+/// before every timed run, and a run that still read more than [`STORAGE_READ_LIMIT_KIB`] from
+/// storage (`ru_inblock`) is taken again.
 struct PageCache {
     files: Vec<PathBuf>,
 }
