@@ -24,8 +24,9 @@ pub(crate) struct Sample {
     pub(crate) sys: Duration,
     /// Peak resident set size, KiB.
     pub(crate) max_rss_kib: u64,
-    /// What the run read from storage rather than from the page cache, KiB (`ru_inblock`: the
-    /// file pages it had to wait for the disk to bring in, readahead included).
+    /// What the run read from storage, KiB, rounded down (`ru_inblock`: the reads it caused
+    /// through the block layer, readahead and file-system metadata included; always 0 on a file
+    /// system that does not go through it, such as FUSE).
     pub(crate) disk_read_kib: u64,
 }
 

@@ -43,9 +43,9 @@ cargo xtask bench [--size 1GiB] [--dir DIR] [--keep] [--reps N] [--seed N]
 Builds aggregate (release), generates a deterministic synthetic corpus of the given size, and
 measures `aggregate run` cold (empty state dir), warm with nothing new and warm after appending
 1 MB, against `ccusage claude daily --json --offline` when ccusage is installed. Each figure is
-the median of N runs (default 3). Every corpus file and both binaries are read (untimed) before
+the median of N runs (default 3). Every corpus file and the binaries are read (untimed) before
 each run, so that every contender reads from the page cache; a run that read more than 1 MiB from
-storage all the same is taken again (up to 3 times). Then compares the daily totals of both with
+storage all the same is taken again (3 attempts at most). Then compares the daily totals of both with
 the generator's truth.
 
   --size SIZE         corpus size: 1GiB, 256MiB, 2MB, 500000 (default 1GiB)
@@ -250,7 +250,7 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
     let mut append_check = None;
     let mut appended_bytes = 0;
     // Runs taken again because they read from storage: (which, the discarded sample).
-    let mut retaken: Vec<(&str, Sample)> = Vec::new();
+    let mut retaken: Vec<(String, Sample)> = Vec::new();
     let cold_state = run_dir.join("cold-0/state");
     let warm_dir = run_dir.join("warm");
     let reps = options.reps;
@@ -259,7 +259,12 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
         if let Some(c) = &ccusage {
             progress(&format!("ccusage claude daily, {round}"));
             let inv = ctx.ccusage(&c.path, i);
-            ccusage_samples.push(cache.timed(&inv, "ccusage", &mut retaken, || Ok(()))?);
+            ccusage_samples.push(cache.timed(
+                &inv,
+                format!("ccusage, {round}"),
+                &mut retaken,
+                || Ok(()),
+            )?);
             ccusage_cmd = Some(inv);
         }
 
@@ -267,18 +272,28 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
         progress(&format!("aggregate run, cold, {round}"));
         let cold_dir = run_dir.join(format!("cold-{i}"));
         let inv = ctx.aggregate(&cold_dir)?;
-        cold_samples.push(cache.timed(&inv, "cold", &mut retaken, || {
-            fresh_run_dir(&cold_dir, None)
-        })?);
+        cold_samples.push(
+            cache.timed(&inv, format!("cold, {round}"), &mut retaken, || {
+                fresh_run_dir(&cold_dir, None)
+            })?,
+        );
         cold_cmd.get_or_insert(inv);
 
-        // Warm, nothing new: the state the first cold run left, reused.
-        if i == 0 {
-            copy_dir(&cold_state, &warm_dir.join("state"))?;
-        }
+        // Warm, nothing new: the state the first cold run left, copied in the first repetition
+        // (again before each of its attempts) and reused after that.
         progress(&format!("aggregate run, warm, nothing new, {round}"));
         let inv = ctx.aggregate(&warm_dir)?;
-        warm_samples.push(cache.timed(&inv, "warm, nothing new", &mut retaken, || Ok(()))?);
+        warm_samples.push(cache.timed(
+            &inv,
+            format!("warm, nothing new, {round}"),
+            &mut retaken,
+            || {
+                if i == 0 {
+                    fresh_run_dir(&warm_dir, Some(&cold_state))?;
+                }
+                Ok(())
+            },
+        )?);
 
         // For reference: a plain full scan that neither reads nor writes the ledger.
         if has_rescan {
@@ -286,9 +301,12 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
             let rescan_dir = run_dir.join(format!("rescan-{i}"));
             let mut inv = ctx.aggregate(&rescan_dir)?;
             inv.args.push("--rescan".into());
-            rescan_samples.push(cache.timed(&inv, "--rescan", &mut retaken, || {
-                fresh_run_dir(&rescan_dir, None)
-            })?);
+            rescan_samples.push(cache.timed(
+                &inv,
+                format!("--rescan, {round}"),
+                &mut retaken,
+                || fresh_run_dir(&rescan_dir, None),
+            )?);
         }
 
         // Warm after an append: the first cold state, 1 MB appended, one run; then the
@@ -300,9 +318,12 @@ pub(crate) fn main(args: &[&str]) -> Result<()> {
         let mtimes = appended_mtimes(&truth, &corpus_dir)?;
         let appended = corpus::append(&corpus_dir, &truth, APPEND_BYTES)?;
         let sample = ctx.aggregate(&dir).and_then(|inv| {
-            cache.timed(&inv, "warm after an append", &mut retaken, || {
-                fresh_run_dir(&dir, Some(&cold_state))
-            })
+            cache.timed(
+                &inv,
+                format!("warm after an append, {round}"),
+                &mut retaken,
+                || fresh_run_dir(&dir, Some(&cold_state)),
+            )
         });
         restore(&appended, &mtimes)?;
         fs::remove_file(&dirty).context("clearing the append marker")?;
@@ -415,10 +436,11 @@ const ATTEMPTS: usize = 3;
 /// megabyte of the corpus costs ours a few percent.
 const STORAGE_READ_LIMIT_KIB: u64 = 1024;
 
-/// The files every timed run should find in memory: the corpus and both binaries.
+/// The files every timed run should find in memory: the corpus and the binaries (aggregate's,
+/// and ccusage's when there is one).
 ///
 /// Reading them once before the first run is not enough on a machine that reclaims idle page
-/// cache on its own (DAMON's proactive reclaim, a VM's balloon): files idle for a minute may be
+/// cache on its own (this VM's DAMON `pageout` scheme, say): files idle for a minute may be
 /// gone again, and a run that has to bring a few percent of the corpus back from storage takes
 /// half as long again. That cost is the disk's, not the program's. So the files are read again
 /// before every timed run, and a run that still read more than [`STORAGE_READ_LIMIT_KIB`] from
@@ -438,27 +460,43 @@ impl PageCache {
     }
 
     /// One sample of `inv`, taken with the cache refreshed just before, after `reset` has
-    /// put the run's directory in the state the run is to start from. A run that read from
-    /// storage anyway (see [`counts`]) is kept in `retaken` (under `name`) and taken again,
-    /// from a new `reset`.
-    fn timed<'n>(
+    /// put the run's directory in the state the run is to start from; see [`attempts`].
+    fn timed(
         &self,
         inv: &Invocation,
-        name: &'n str,
-        retaken: &mut Vec<(&'n str, Sample)>,
-        mut reset: impl FnMut() -> Result<()>,
+        name: String,
+        retaken: &mut Vec<(String, Sample)>,
+        reset: impl FnMut() -> Result<()>,
     ) -> Result<Sample> {
-        for attempt in 1.. {
-            reset()?;
-            self.refresh()?;
-            let sample = measure::run(inv)?;
-            if counts(&sample, attempt) {
-                return Ok(sample);
-            }
-            retaken.push((name, sample));
-        }
-        unreachable!("the loop returns on its last attempt")
+        attempts(
+            name,
+            retaken,
+            reset,
+            || self.refresh().map(drop),
+            || measure::run(inv),
+        )
     }
+}
+
+/// Takes one sample with `measure`, each attempt after `reset` and `refresh`. An attempt that
+/// does not [count](counts) is kept in `retaken` (under `name`) and taken again.
+fn attempts(
+    name: String,
+    retaken: &mut Vec<(String, Sample)>,
+    mut reset: impl FnMut() -> Result<()>,
+    mut refresh: impl FnMut() -> Result<()>,
+    mut measure: impl FnMut() -> Result<Sample>,
+) -> Result<Sample> {
+    for attempt in 1.. {
+        reset()?;
+        refresh()?;
+        let sample = measure()?;
+        if counts(&sample, attempt) {
+            return Ok(sample);
+        }
+        retaken.push((format!("{name} (attempt {attempt})"), sample));
+    }
+    unreachable!("an attempt counts at the latest when it is the last")
 }
 
 /// Whether `sample`, taken at `attempt` (from 1), counts: it read at most
@@ -864,7 +902,7 @@ struct Report<'a> {
     /// `/proc/loadavg` before and after the timed runs.
     load: (String, String),
     /// Runs taken again because they read from storage.
-    retaken: &'a [(&'a str, Sample)],
+    retaken: &'a [(String, Sample)],
 }
 
 /// A target checked on each repetition on its own: the run of `aggregate` against the ccusage
@@ -873,7 +911,7 @@ struct Report<'a> {
 struct Repetitions {
     met: usize,
     of: usize,
-    /// The lowest speed-up of a repetition.
+    /// The lowest speed-up of a repetition (infinite when there is none).
     lowest: f64,
 }
 
@@ -899,9 +937,12 @@ impl Repetitions {
 
 impl std::fmt::Display for Repetitions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.of == 0 {
+            return write!(f, "no repetition to check on its own");
+        }
         write!(
             f,
-            "each repetition on its own: {} of {}, the lowest {:.1}x",
+            "each repetition on its own: {} of {}, the lowest {:.2}x",
             self.met, self.of, self.lowest
         )
     }
@@ -927,7 +968,7 @@ fn sample_text(x: &Sample) -> String {
 }
 
 /// What the report says of the runs taken again.
-fn retaken_text(retaken: &[(&str, Sample)]) -> String {
+fn retaken_text(retaken: &[(String, Sample)]) -> String {
     if retaken.is_empty() {
         return "no run had to be".to_owned();
     }
@@ -992,7 +1033,7 @@ impl Report<'_> {
         );
         let _ = writeln!(
             s,
-            "\nPage cache: every corpus file and both binaries are read (untimed) before every \
+            "\nPage cache: every corpus file and the binaries are read (untimed) before every \
              timed run, so that every contender reads from memory (the first read took {} for \
              {}). A run that read more than {} from storage all the same (getrusage's \
              `ru_inblock`: this machine may reclaim idle page cache on its own) is taken again, \
@@ -1090,8 +1131,9 @@ impl Report<'_> {
                     let pass = x >= *speedup && mem.is_none_or(|limit| r <= limit);
                     let mem_text = mem.map_or(String::new(), |_| format!(", memory {r:.2}"));
                     let each = Repetitions::of(base_samples, samples, *speedup, *mem);
+                    // Two decimals: a 4.96x miss must not read as 5.0x.
                     format!(
-                        "{} ({x:.1}x{mem_text}; {each})",
+                        "{} ({x:.2}x{mem_text}; {each})",
                         if pass { "PASS" } else { "FAIL" }
                     )
                 }
@@ -1163,9 +1205,66 @@ mod tests {
         );
         assert_eq!(
             each.to_string(),
-            "each repetition on its own: 1 of 3, the lowest 4.0x"
+            "each repetition on its own: 1 of 3, the lowest 4.00x"
+        );
+        assert_eq!(
+            Repetitions::of(&[], &[], 5.0, None).to_string(),
+            "no repetition to check on its own"
         );
         assert_eq!(Repetitions::of(&ccusage, &cold, 3.0, None).met, 3);
+    }
+
+    #[test]
+    fn each_attempt_starts_afresh_and_the_discarded_ones_are_kept() {
+        let read = |kib| Sample {
+            disk_read_kib: kib,
+            ..Sample::default()
+        };
+        // What each attempt reads from storage; the log of the steps.
+        let run = |reads: &[u64]| {
+            let steps = std::cell::RefCell::new(Vec::new());
+            let mut reads = reads.iter().copied();
+            let mut retaken = Vec::new();
+            let got = attempts(
+                "cold, run 1/5".to_owned(),
+                &mut retaken,
+                || {
+                    steps.borrow_mut().push("reset");
+                    Ok(())
+                },
+                || {
+                    steps.borrow_mut().push("refresh");
+                    Ok(())
+                },
+                || {
+                    steps.borrow_mut().push("measure");
+                    Ok(read(reads.next().expect("no more attempts than planned")))
+                },
+            )
+            .unwrap();
+            (got, retaken, steps.into_inner())
+        };
+
+        let (got, retaken, steps) = run(&[0]);
+        assert_eq!(got, read(0));
+        assert!(retaken.is_empty());
+        assert_eq!(steps, ["reset", "refresh", "measure"]);
+
+        let big = STORAGE_READ_LIMIT_KIB + 1;
+        let (got, retaken, steps) = run(&[big, 7]);
+        assert_eq!(got, read(7));
+        assert_eq!(
+            retaken,
+            [("cold, run 1/5 (attempt 1)".to_owned(), read(big))]
+        );
+        assert_eq!(steps.len(), 6);
+
+        // The last attempt counts whatever it read.
+        let (got, retaken, steps) = run(&[big, big + 1, big + 2]);
+        assert_eq!(got, read(big + 2));
+        assert_eq!(retaken.len(), ATTEMPTS - 1);
+        assert_eq!(retaken[1].0, "cold, run 1/5 (attempt 2)");
+        assert_eq!(steps.len(), 3 * ATTEMPTS);
     }
 
     #[test]
@@ -1180,11 +1279,12 @@ mod tests {
         assert!(!counts(&read(50_000), ATTEMPTS - 1));
         assert!(counts(&read(50_000), ATTEMPTS));
         // `--help` says the same.
-        assert!(HELP.contains(&format!(
-            "more than {} MiB from\nstorage",
+        let help = HELP.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(help.contains(&format!(
+            "more than {} MiB from storage",
             STORAGE_READ_LIMIT_KIB / 1024
         )));
-        assert!(HELP.contains(&format!("(up to {ATTEMPTS} times)")));
+        assert!(help.contains(&format!("({ATTEMPTS} attempts at most)")));
     }
 
     #[test]
@@ -1207,13 +1307,16 @@ mod tests {
         );
         assert_eq!(retaken_text(&[]), "no run had to be");
         assert_eq!(
-            retaken_text(&[("cold", run(2048))]),
-            "1 run was taken again, the discarded one being: cold 0.250 s / 0.400 s / 40.0 MiB \
-             / 2.0 MiB from storage"
+            retaken_text(&[("cold, run 1/5 (attempt 1)".to_owned(), run(2048))]),
+            "1 run was taken again, the discarded one being: cold, run 1/5 (attempt 1) 0.250 s \
+             / 0.400 s / 40.0 MiB / 2.0 MiB from storage"
         );
         assert!(
-            retaken_text(&[("cold", run(2048)), ("ccusage", run(4096))])
-                .starts_with("2 runs were taken again, the discarded ones being: cold ")
+            retaken_text(&[
+                ("cold, run 1/5 (attempt 1)".to_owned(), run(2048)),
+                ("ccusage, run 2/5 (attempt 1)".to_owned(), run(4096))
+            ])
+            .starts_with("2 runs were taken again, the discarded ones being: cold, run 1/5 ")
         );
     }
 
