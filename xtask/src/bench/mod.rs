@@ -905,6 +905,15 @@ struct Report<'a> {
     retaken: &'a [(String, Sample)],
 }
 
+/// `run` against the ccusage run `base`: the speed-up (ccusage wall / wall), the memory ratio
+/// (peak / ccusage peak), and whether they meet a target of at least `speedup` and at most
+/// `mem` (when it has one).
+fn against(base: &Sample, run: &Sample, speedup: f64, mem: Option<f64>) -> (f64, f64, bool) {
+    let x = base.wall.as_secs_f64() / run.wall.as_secs_f64().max(1e-9);
+    let r = run.max_rss_kib as f64 / base.max_rss_kib.max(1) as f64;
+    (x, r, x >= speedup && mem.is_none_or(|limit| r <= limit))
+}
+
 /// A target checked on each repetition on its own: the run of `aggregate` against the ccusage
 /// run of the same repetition (the report's verdict is on the medians).
 #[derive(Debug, PartialEq)]
@@ -920,12 +929,9 @@ impl Repetitions {
         let mut met = 0;
         let mut lowest = f64::INFINITY;
         for (b, m) in base.iter().zip(runs) {
-            let x = b.wall.as_secs_f64() / m.wall.as_secs_f64().max(1e-9);
-            let r = m.max_rss_kib as f64 / b.max_rss_kib.max(1) as f64;
+            let (x, _, pass) = against(b, m, speedup, mem);
             lowest = lowest.min(x);
-            if x >= speedup && mem.is_none_or(|limit| r <= limit) {
-                met += 1;
-            }
+            met += usize::from(pass);
         }
         Self {
             met,
@@ -1073,10 +1079,12 @@ impl Report<'_> {
                 .replace(&*self.cold_cmd.program.to_string_lossy(), "aggregate")
         );
 
-        let baseline = self
+        // ccusage's runs, and their medians.
+        let base_samples = self
             .ccusage
             .and_then(|_| self.results.first())
-            .map(|(_, v)| measure::median(v));
+            .map_or(&[][..], |(_, v)| v.as_slice());
+        let baseline = (!base_samples.is_empty()).then(|| measure::median(base_samples));
         let _ = writeln!(
             s,
             "| run | wall | user+sys CPU | peak RSS | speed-up (ccusage wall / wall) \
@@ -1123,12 +1131,9 @@ impl Report<'_> {
             "warm after 1 MB: at least 30x faster than ccusage",
         ];
         for ((row, speedup, mem), name) in TARGETS.iter().zip(names) {
-            let base_samples = self.results.first().map_or(&[][..], |(_, v)| v.as_slice());
             let verdict = match (&baseline, aggregate_rows.get(*row)) {
                 (Some(b), Some((m, samples))) => {
-                    let x = b.wall.as_secs_f64() / m.wall.as_secs_f64().max(1e-9);
-                    let r = m.max_rss_kib as f64 / b.max_rss_kib.max(1) as f64;
-                    let pass = x >= *speedup && mem.is_none_or(|limit| r <= limit);
+                    let (x, r, pass) = against(b, m, *speedup, *mem);
                     let mem_text = mem.map_or(String::new(), |_| format!(", memory {r:.2}"));
                     let each = Repetitions::of(base_samples, samples, *speedup, *mem);
                     // Two decimals: a 4.96x miss must not read as 5.0x.
