@@ -10,13 +10,16 @@ use std::sync::{Mutex, PoisonError, mpsc};
 
 use claude_logs::{
     Dedup, FileMeta, FileReader, FileStats, Interner, LineSource, Listings, Record, ScanOptions,
-    ScanStats, UsageEvent, discover_each, fnv1a_128,
+    ScanStats, UsageEvent, discover_each,
 };
 
 use crate::cache::{self, Key};
 use crate::checkpoint;
 use crate::dirs;
-use crate::format::{FINGERPRINT_BYTES, FileState, Identity, Op, State, Writer, write_snapshot};
+use crate::format::{
+    FINGERPRINT_BYTES, FileState, Identity, Op, State, Writer, fingerprint, fingerprint_matches,
+    write_snapshot,
+};
 use crate::store::{self, Location, Sink};
 use crate::{IncrementalScan, LedgerError, LedgerOptions, LedgerStats};
 
@@ -818,7 +821,7 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
             .take(u64::from(s.fp_len))
             .read_to_end(&mut prefix)?;
         position = prefix.len() as u64;
-        if prefix.len() != s.fp_len as usize || fnv1a_128(&prefix) != s.fp {
+        if prefix.len() != s.fp_len as usize || !fingerprint_matches(&prefix, s.fp) {
             resume = None;
         }
     }
@@ -856,13 +859,10 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
         let mut committed = resume.map_or_else(FileStats::default, |s| s.committed);
         committed.add(&delta);
         let offset = read.end_offset;
-        let (fp_len, fp) = match resume {
-            Some(s) if start >= FINGERPRINT_BYTES => (s.fp_len, s.fp),
-            _ => {
-                let n = offset.min(FINGERPRINT_BYTES) as usize;
-                (n as u32, fnv1a_128(&prefix[..n.min(prefix.len())]))
-            }
-        };
+        // Computed again even when the entry's still holds: it may be an earlier version's.
+        let fp_len = offset.min(FINGERPRINT_BYTES) as usize;
+        let fp = fingerprint(&prefix[..fp_len.min(prefix.len())]);
+        let fp_len = fp_len as u32;
         let open_line = if offset == start {
             open_line
         } else {
@@ -934,5 +934,68 @@ impl LineSource for Tee<'_> {
 
     fn read_again(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         self.file.read_again(offset, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn line(i: usize) -> String {
+        format!(
+            r#"{{"type":"assistant","message":{{"id":"msg_{i}","model":"claude-sonnet-4-5","usage":{{"input_tokens":1,"output_tokens":{i}}}}},"requestId":"req_{i}","timestamp":"2026-11-28T09:00:00.000Z"}}"#
+        ) + "\n"
+    }
+
+    fn read(job: &Job) -> Done {
+        let options = ScanOptions::default();
+        read_job(job, &mut FileReader::new(&options), &mut Interner::new()).unwrap()
+    }
+
+    /// A ledger entry whose fingerprint an earlier version wrote (FNV-1a 128) is still
+    /// continued from its offset, and leaves with this version's fingerprint; an entry whose
+    /// fingerprint matches neither is read again from the start.
+    #[test]
+    fn an_earlier_versions_fingerprint_is_accepted_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        let first: String = (0..60).map(line).collect();
+        assert!(first.len() as u64 > FINGERPRINT_BYTES);
+        std::fs::write(&path, &first).unwrap();
+        let job = |prior| Job {
+            path: path.clone(),
+            prior,
+            same_path: true,
+        };
+        let done = read(&job(None));
+        let prefix = &first.as_bytes()[..FINGERPRINT_BYTES as usize];
+        assert_eq!(done.state.fp, fingerprint(prefix));
+        assert_eq!(done.state.offset, first.len() as u64);
+
+        let more = line(60);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(more.as_bytes()).unwrap();
+        drop(file);
+
+        let mut earlier = done.state.clone();
+        earlier.fp = claude_logs::fnv1a_128(prefix);
+        assert_ne!(earlier.fp, done.state.fp);
+        let resumed = read(&job(Some((0, earlier))));
+        assert!(resumed.resumed);
+        assert_eq!(resumed.bytes_read, more.len() as u64);
+        assert_eq!(resumed.records.len(), 1);
+        assert_eq!(resumed.state.fp, fingerprint(prefix));
+
+        let mut other = done.state.clone();
+        other.fp ^= 1;
+        let again = read(&job(Some((0, other))));
+        assert!(!again.resumed);
+        assert_eq!(again.bytes_read, (first.len() + more.len()) as u64);
+        assert_eq!(again.records.len(), 61);
     }
 }

@@ -8,8 +8,8 @@
 //! # What the ledger holds
 //!
 //! For each transcript file: its path, identity (device, inode), size and modification time
-//! when last opened, the offset just after the last line consumed, a fingerprint (128-bit
-//! FNV-1a) of its first `min(offset, 4 KiB)` bytes, whether the consumed part ends with a
+//! when last opened, the offset just after the last line consumed, a fingerprint (a CRC-32
+//! of each KiB, 128 bits in all) of its first `min(offset, 4 KiB)` bytes, whether the consumed part ends with a
 //! complete line that had no newline yet, and its counts ([`claude_logs::FileStats`]) split
 //! into the consumed part and the unconsumed tail. For each file also its usage records, each
 //! with its dedup key ([`claude_logs::ResponseKey`]) and the event (timestamp, model, tokens
