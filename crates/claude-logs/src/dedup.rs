@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use crate::event::UsageEvent;
-use crate::hash::{Prehashed, fnv1a_128};
+use crate::hash::{Prehashed, fnv1a_128, fnv1a_128_pair};
 
 /// How a usage line is matched against other copies of the same response: stable 128-bit hashes
 /// of its ids.
@@ -43,9 +43,19 @@ pub struct ResponseKey {
 impl ResponseKey {
     /// The key of a line with these ids (hashed with [`fnv1a_128`]).
     pub fn new(message_id: &str, request_id: Option<&str>) -> Self {
-        Self {
-            message_id: fnv1a_128(message_id.as_bytes()),
-            request_id: request_id.map(|r| fnv1a_128(r.as_bytes())),
+        match request_id {
+            Some(request_id) => {
+                let (message_id, request_id) =
+                    fnv1a_128_pair(message_id.as_bytes(), request_id.as_bytes());
+                Self {
+                    message_id,
+                    request_id: Some(request_id),
+                }
+            }
+            None => Self {
+                message_id: fnv1a_128(message_id.as_bytes()),
+                request_id: None,
+            },
         }
     }
 }

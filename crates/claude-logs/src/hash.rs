@@ -12,7 +12,30 @@ const FNV128_PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
 
 /// The 128-bit FNV-1a hash of `bytes`. Stable across platforms, Rust versions and runs.
 pub fn fnv1a_128(bytes: &[u8]) -> u128 {
-    let mut hash = FNV128_OFFSET;
+    fnv1a_128_on(FNV128_OFFSET, bytes)
+}
+
+/// [`fnv1a_128`] of `a` and of `b`. Each hash is a chain of multiplications, one per byte,
+/// each waiting for the one before; the two chains go side by side in one loop, so that each
+/// multiplication overlaps one of the other chain. The two ids of the 110 thousand usage lines
+/// of the 1 GiB bench corpus (about 28 bytes each): about 9.5 ms of CPU time one after the
+/// other, about 7 ms side by side (perf samples of `--rescan`, 5 runs each).
+pub(crate) fn fnv1a_128_pair(a: &[u8], b: &[u8]) -> (u128, u128) {
+    let common = a.len().min(b.len());
+    let (mut hash_a, mut hash_b) = (FNV128_OFFSET, FNV128_OFFSET);
+    for (&x, &y) in a[..common].iter().zip(&b[..common]) {
+        hash_a = (hash_a ^ u128::from(x)).wrapping_mul(FNV128_PRIME);
+        hash_b = (hash_b ^ u128::from(y)).wrapping_mul(FNV128_PRIME);
+    }
+    (
+        fnv1a_128_on(hash_a, &a[common..]),
+        fnv1a_128_on(hash_b, &b[common..]),
+    )
+}
+
+/// FNV-1a 128 from the state `hash` on, over `bytes`.
+#[inline(always)]
+fn fnv1a_128_on(mut hash: u128, bytes: &[u8]) -> u128 {
     for &byte in bytes {
         hash ^= u128::from(byte);
         hash = hash.wrapping_mul(FNV128_PRIME);
@@ -88,6 +111,21 @@ mod tests {
         // Reference values of the FNV-1a 128-bit function.
         assert_eq!(fnv1a_128(b""), 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d);
         assert_eq!(fnv1a_128(b"a"), 0xd228_cb69_6f1a_8caf_7891_2b70_4e4a_8964);
+    }
+
+    #[test]
+    fn the_pair_gives_what_each_gives() {
+        let bytes: Vec<u8> = (0..70u32).map(|i| (i * 53 + 5) as u8).collect();
+        for a in 0..bytes.len() {
+            for b in [0, 1, 27, 28, 29, 70] {
+                let (x, y) = (&bytes[..a], &bytes[70 - b..]);
+                assert_eq!(
+                    fnv1a_128_pair(x, y),
+                    (fnv1a_128(x), fnv1a_128(y)),
+                    "{a} {b}"
+                );
+            }
+        }
     }
 
     #[test]
