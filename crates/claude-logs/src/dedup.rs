@@ -160,6 +160,32 @@ fn preferred(candidate: &Record, current: &Record) -> bool {
     order == Ordering::Greater
 }
 
+/// A record being inserted: owned, or borrowed and copied only when the index keeps it.
+trait Incoming {
+    fn record(&self) -> &Record;
+    fn into_record(self) -> Record;
+}
+
+impl Incoming for Record {
+    fn record(&self) -> &Record {
+        self
+    }
+
+    fn into_record(self) -> Record {
+        self
+    }
+}
+
+impl Incoming for &Record {
+    fn record(&self) -> &Record {
+        self
+    }
+
+    fn into_record(self) -> Record {
+        self.clone()
+    }
+}
+
 /// The copies seen of one `message.id`.
 #[derive(Debug, Clone)]
 enum Group {
@@ -188,24 +214,25 @@ impl Group {
         }
     }
 
-    fn insert(&mut self, record: Record) {
+    fn insert(&mut self, incoming: impl Incoming) {
+        let record = incoming.record();
         if let Group::Merged(best) = self {
-            if preferred(&record, best) {
-                *best = record;
+            if preferred(record, best) {
+                *best = incoming.into_record();
             }
             return;
         }
         if record.matches_by_message_id_alone() {
             // Every copy so far is the same response as this one.
             let mine = std::mem::replace(self, Group::ByRequest(Vec::new()));
-            *self = Group::Merged(mine.best_with(record));
+            *self = Group::Merged(mine.best_with(incoming.into_record()));
             return;
         }
         let request = record.key.and_then(|k| k.request_id).unwrap_or_default();
         match self {
             Group::One(r, best) if *r == request => {
-                if preferred(&record, best) {
-                    *best = record;
+                if preferred(record, best) {
+                    *best = incoming.into_record();
                 }
             }
             Group::One(..) => {
@@ -213,15 +240,15 @@ impl Group {
                 else {
                     unreachable!("matched above")
                 };
-                *self = Group::ByRequest(vec![(r, best), (request, record)]);
+                *self = Group::ByRequest(vec![(r, best), (request, incoming.into_record())]);
             }
             Group::ByRequest(copies) => match copies.iter_mut().find(|(r, _)| *r == request) {
                 Some((_, best)) => {
-                    if preferred(&record, best) {
-                        *best = record;
+                    if preferred(record, best) {
+                        *best = incoming.into_record();
                     }
                 }
-                None => copies.push((request, record)),
+                None => copies.push((request, incoming.into_record())),
             },
             Group::Merged(_) => unreachable!("handled above"),
         }
@@ -286,31 +313,44 @@ impl Dedup {
 
     /// Adds one usage line.
     pub fn insert(&mut self, record: Record) {
+        self.add(record);
+    }
+
+    /// Adds every record of `records`.
+    pub fn extend(&mut self, records: impl IntoIterator<Item = Record>) {
+        for record in records {
+            self.add(record);
+        }
+    }
+
+    /// Adds a copy of every record of `records`: as [`extend`](Self::extend) with their
+    /// clones, but only the records the index keeps are copied (a copy of a response already
+    /// held with a preferred record is not), each straight into its place.
+    pub fn extend_cloned(&mut self, records: &[Record]) {
+        for record in records {
+            self.add(record);
+        }
+    }
+
+    fn add(&mut self, incoming: impl Incoming) {
         self.inserted += 1;
-        let Some(key) = record.key else {
-            self.unkeyed.push(record.event);
+        let Some(key) = incoming.record().key else {
+            self.unkeyed.push(incoming.into_record().event);
             self.responses += 1;
             return;
         };
         match self.index.entry(key.message_id) {
             Entry::Vacant(slot) => {
                 slot.insert(self.groups.len() as u32);
-                self.groups.push(Group::new(record));
+                self.groups.push(Group::new(incoming.into_record()));
                 self.responses += 1;
             }
             Entry::Occupied(slot) => {
                 let group = &mut self.groups[*slot.get() as usize];
                 let before = group.responses();
-                group.insert(record);
+                group.insert(incoming);
                 self.responses = self.responses - before + group.responses();
             }
-        }
-    }
-
-    /// Adds every record of `records`.
-    pub fn extend(&mut self, records: impl IntoIterator<Item = Record>) {
-        for record in records {
-            self.insert(record);
         }
     }
 
@@ -498,6 +538,16 @@ mod tests {
             let mut dedup = Dedup::new();
             dedup.extend(order.clone());
             assert_eq!(dedup.len(), expected.len());
+            // Copies of borrowed records give the same index, record for record, whether all
+            // of them or after some owned ones.
+            for cut in 0..=order.len() {
+                let mut cloned = Dedup::new();
+                cloned.extend(order[..cut].to_vec());
+                cloned.extend_cloned(&order[cut..]);
+                assert_eq!(cloned.inserted(), dedup.inserted());
+                assert_eq!(cloned.len(), dedup.len());
+                assert_eq!(cloned.clone().into_records(), dedup.clone().into_records());
+            }
             assert_eq!(outputs(dedup), expected);
             // Split in two indexes and merged gives the same.
             for cut in 0..=order.len() {

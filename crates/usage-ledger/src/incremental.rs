@@ -762,11 +762,9 @@ fn read_all(
             if let (Some(kept), Ok(done)) = (&kept, &result)
                 && !done.records.is_empty()
             {
-                // Copied before the lock is taken.
-                let copies = done.records.clone();
                 kept.lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .extend(copies);
+                    .extend_cloned(&done.records);
             }
             out.push((index, result));
         }
