@@ -225,7 +225,7 @@ impl Group {
         if record.matches_by_message_id_alone() {
             // Every copy so far is the same response as this one.
             let mine = std::mem::replace(self, Group::ByRequest(Vec::new()));
-            *self = Group::Merged(mine.best_with(incoming.into_record()));
+            *self = Group::Merged(mine.best_with(incoming));
             return;
         }
         let request = record.key.and_then(|k| k.request_id).unwrap_or_default();
@@ -271,19 +271,21 @@ impl Group {
         }
     }
 
-    /// The preferred copy among this group's and `record`.
-    fn best_with(self, record: Record) -> Record {
-        let mut best = record;
+    /// The preferred copy among this group's and `incoming` (which wins a tie), `incoming`
+    /// copied only when it is that copy.
+    fn best_with(self, incoming: impl Incoming) -> Record {
+        // `None`: `incoming` is the best so far.
+        let mut best: Option<Record> = None;
         let mut consider = |copy: Record| {
-            if preferred(&copy, &best) {
-                best = copy;
+            if preferred(&copy, best.as_ref().unwrap_or(incoming.record())) {
+                best = Some(copy);
             }
         };
         match self {
             Group::One(_, copy) | Group::Merged(copy) => consider(copy),
             Group::ByRequest(copies) => copies.into_iter().for_each(|(_, copy)| consider(copy)),
         }
-        best
+        best.unwrap_or_else(|| incoming.into_record())
     }
 }
 
@@ -624,6 +626,44 @@ mod tests {
             record(Some("msg_1"), Some("req_1"), false, 7),
         ];
         assert_order_independent(&records, &[9]);
+    }
+
+    #[test]
+    fn each_request_id_keeps_its_best_copy() {
+        let records = [
+            record(Some("msg_1"), Some("req_1"), false, 5),
+            record(Some("msg_1"), Some("req_2"), false, 6),
+            record(Some("msg_1"), Some("req_1"), false, 9),
+            record(Some("msg_1"), Some("req_2"), false, 2),
+        ];
+        assert_order_independent(&records, &[6, 9]);
+    }
+
+    /// A borrowed record is copied only when the index keeps it: a copy that loses to the
+    /// one held leaves no clone behind (its model's count of owners is back where it was),
+    /// one that wins is held.
+    #[test]
+    fn borrowed_records_are_copied_only_when_kept() {
+        let held = record(Some("msg_1"), Some("req_1"), false, 9);
+        let losers = [
+            // Same request, smaller total.
+            record(Some("msg_1"), Some("req_1"), false, 5),
+            // A sidechain copy: it merges the group, and the held copy stays the best.
+            record(Some("msg_1"), Some("req_2"), true, 500),
+        ];
+        let mut dedup = Dedup::new();
+        dedup.insert(held);
+        for loser in &losers {
+            let owners = Arc::strong_count(&loser.event.model);
+            dedup.extend_cloned(std::slice::from_ref(loser));
+            assert_eq!(Arc::strong_count(&loser.event.model), owners);
+        }
+        let winner = record(Some("msg_1"), Some("req_1"), false, 50);
+        let owners = Arc::strong_count(&winner.event.model);
+        dedup.extend_cloned(std::slice::from_ref(&winner));
+        assert_eq!(Arc::strong_count(&winner.event.model), owners + 1);
+        assert_eq!(dedup.inserted(), 4);
+        assert_eq!(outputs(dedup), [50]);
     }
 
     #[test]

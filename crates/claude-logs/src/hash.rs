@@ -34,7 +34,7 @@ pub(crate) fn fnv1a_128_pair(a: &[u8], b: &[u8]) -> (u128, u128) {
 }
 
 /// FNV-1a 128 from the state `hash` on, over `bytes`.
-#[inline(always)]
+#[inline]
 fn fnv1a_128_on(mut hash: u128, bytes: &[u8]) -> u128 {
     for &byte in bytes {
         hash ^= u128::from(byte);

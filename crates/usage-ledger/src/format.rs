@@ -28,15 +28,14 @@ const FINGERPRINT_PART_BYTES: usize = 1024;
 /// past its end. (Its length is stored beside it.)
 ///
 /// Ledgers written before this held the FNV-1a 128 hash of the same bytes, which takes a
-/// multiplication per byte: about 12 ms of CPU time in a first run over the 1,600 files of
-/// the 1 GiB bench corpus, against well under 1 ms for these CRCs. Such a fingerprint is
-/// still accepted ([`fingerprint_matches`]), and replaced by this one when its file is next
-/// read, so that no ledger has to be rebuilt for it.
+/// 128-bit multiplication per byte (see BENCHMARKS.md). Such a fingerprint is still accepted
+/// ([`fingerprint_matches`]), and replaced by this one when its file is next read, so that
+/// no ledger has to be rebuilt for it.
 pub(crate) fn fingerprint(prefix: &[u8]) -> u128 {
     debug_assert!(prefix.len() as u64 <= FINGERPRINT_BYTES);
     prefix
         .chunks(FINGERPRINT_PART_BYTES)
-        .take(4)
+        .take((FINGERPRINT_BYTES as usize).div_ceil(FINGERPRINT_PART_BYTES))
         .enumerate()
         .fold(0, |fp, (i, part)| fp | u128::from(crc32(part)) << (32 * i))
 }

@@ -857,10 +857,10 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
         let mut committed = resume.map_or_else(FileStats::default, |s| s.committed);
         committed.add(&delta);
         let offset = read.end_offset;
-        // Computed again even when the entry's still holds: it may be an earlier version's.
-        let fp_len = offset.min(FINGERPRINT_BYTES) as usize;
-        let fp = fingerprint(&prefix[..fp_len.min(prefix.len())]);
-        let fp_len = fp_len as u32;
+        // Computed again even when resuming: the entry's may be an earlier version's (FNV-1a
+        // 128), which this one replaces.
+        let covered = offset.min(FINGERPRINT_BYTES) as usize;
+        let fp = fingerprint(&prefix[..covered.min(prefix.len())]);
         let open_line = if offset == start {
             open_line
         } else {
@@ -881,7 +881,7 @@ fn read_job(job: &Job, reader: &mut FileReader, interner: &mut Interner) -> io::
                 size: stat.size,
                 mtime: stat.mtime,
                 offset,
-                fp_len,
+                fp_len: covered as u32,
                 fp,
                 open_line,
                 committed,
@@ -954,46 +954,55 @@ mod tests {
 
     /// A ledger entry whose fingerprint an earlier version wrote (FNV-1a 128) is still
     /// continued from its offset, and leaves with this version's fingerprint; an entry whose
-    /// fingerprint matches neither is read again from the start.
+    /// fingerprint matches neither is read again from the start. For an empty file, one within
+    /// the fingerprint's 4 KiB (whose continued read adds to the fingerprint's bytes) and one
+    /// past them.
     #[test]
     fn an_earlier_versions_fingerprint_is_accepted_and_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.jsonl");
-        let first: String = (0..60).map(line).collect();
-        assert!(first.len() as u64 > FINGERPRINT_BYTES);
-        std::fs::write(&path, &first).unwrap();
-        let job = |prior| Job {
-            path: path.clone(),
-            prior,
-            same_path: true,
-        };
-        let done = read(&job(None));
-        let prefix = &first.as_bytes()[..FINGERPRINT_BYTES as usize];
-        assert_eq!(done.state.fp, fingerprint(prefix));
-        assert_eq!(done.state.offset, first.len() as u64);
+        for lines in [0, 3, 60] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.jsonl");
+            let first: String = (0..lines).map(line).collect();
+            assert_eq!(first.len() as u64 > FINGERPRINT_BYTES, lines == 60);
+            std::fs::write(&path, &first).unwrap();
+            let job = |prior| Job {
+                path: path.clone(),
+                prior,
+                same_path: true,
+            };
+            let done = read(&job(None));
+            let covered = first.len().min(FINGERPRINT_BYTES as usize);
+            assert_eq!(done.state.fp, fingerprint(&first.as_bytes()[..covered]));
+            assert_eq!(done.state.offset, first.len() as u64);
 
-        let more = line(60);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        file.write_all(more.as_bytes()).unwrap();
-        drop(file);
+            let more = line(lines);
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            file.write_all(more.as_bytes()).unwrap();
+            drop(file);
+            let whole = first.clone() + &more;
+            let covered = whole.len().min(FINGERPRINT_BYTES as usize);
+            let fingerprint_now = fingerprint(&whole.as_bytes()[..covered]);
 
-        let mut earlier = done.state.clone();
-        earlier.fp = claude_logs::fnv1a_128(prefix);
-        assert_ne!(earlier.fp, done.state.fp);
-        let resumed = read(&job(Some((0, earlier))));
-        assert!(resumed.resumed);
-        assert_eq!(resumed.bytes_read, more.len() as u64);
-        assert_eq!(resumed.records.len(), 1);
-        assert_eq!(resumed.state.fp, fingerprint(prefix));
+            let mut earlier = done.state.clone();
+            earlier.fp = claude_logs::fnv1a_128(&first.as_bytes()[..done.state.fp_len as usize]);
+            assert_ne!(earlier.fp, done.state.fp, "{lines} lines");
+            let resumed = read(&job(Some((0, earlier))));
+            assert!(resumed.resumed, "{lines} lines");
+            assert_eq!(resumed.bytes_read, more.len() as u64, "{lines} lines");
+            assert_eq!(resumed.records.len(), 1);
+            assert_eq!(resumed.state.fp_len as usize, covered);
+            assert_eq!(resumed.state.fp, fingerprint_now, "{lines} lines");
 
-        let mut other = done.state.clone();
-        other.fp ^= 1;
-        let again = read(&job(Some((0, other))));
-        assert!(!again.resumed);
-        assert_eq!(again.bytes_read, (first.len() + more.len()) as u64);
-        assert_eq!(again.records.len(), 61);
+            let mut other = done.state.clone();
+            other.fp ^= 1;
+            let again = read(&job(Some((0, other))));
+            assert!(!again.resumed, "{lines} lines");
+            assert_eq!(again.bytes_read, whole.len() as u64);
+            assert_eq!(again.records.len(), lines + 1);
+            assert_eq!(again.state.fp, fingerprint_now);
+        }
     }
 }

@@ -9,11 +9,12 @@
 //!
 //! For each transcript file: its path, identity (device, inode), size and modification time
 //! when last opened, the offset just after the last line consumed, a fingerprint (a CRC-32
-//! of each KiB, 128 bits in all) of its first `min(offset, 4 KiB)` bytes, whether the consumed part ends with a
-//! complete line that had no newline yet, and its counts ([`claude_logs::FileStats`]) split
-//! into the consumed part and the unconsumed tail. For each file also its usage records, each
-//! with its dedup key ([`claude_logs::ResponseKey`]) and the event (timestamp, model, tokens
-//! with the 5-minute / 1-hour split, speed, project, session; strings interned in a table).
+//! of each KiB, 128 bits in all) of its first `min(offset, 4 KiB)` bytes, whether the
+//! consumed part ends with a complete line that had no newline yet, and its counts
+//! ([`claude_logs::FileStats`]) split into the consumed part and the unconsumed tail. For
+//! each file also its usage records, each with its dedup key ([`claude_logs::ResponseKey`])
+//! and the event (timestamp, model, tokens with the 5-minute / 1-hour split, speed, project,
+//! session; strings interned in a table).
 //! Records are stored compacted per read ([`claude_logs::Dedup::into_compact_records`]), so
 //! the global [`claude_logs::Dedup`] over every file's records gives exactly the responses a
 //! full scan gives.
