@@ -24,8 +24,8 @@ pub(crate) fn fnv1a_128_pair(a: &[u8], b: &[u8]) -> (u128, u128) {
     let common = a.len().min(b.len());
     let (mut hash_a, mut hash_b) = (FNV128_OFFSET, FNV128_OFFSET);
     for (&x, &y) in a[..common].iter().zip(&b[..common]) {
-        hash_a = (hash_a ^ u128::from(x)).wrapping_mul(FNV128_PRIME);
-        hash_b = (hash_b ^ u128::from(y)).wrapping_mul(FNV128_PRIME);
+        hash_a = fnv1a_128_step(hash_a, x);
+        hash_b = fnv1a_128_step(hash_b, y);
     }
     (
         fnv1a_128_on(hash_a, &a[common..]),
@@ -35,12 +35,16 @@ pub(crate) fn fnv1a_128_pair(a: &[u8], b: &[u8]) -> (u128, u128) {
 
 /// FNV-1a 128 from the state `hash` on, over `bytes`.
 #[inline]
-fn fnv1a_128_on(mut hash: u128, bytes: &[u8]) -> u128 {
-    for &byte in bytes {
-        hash ^= u128::from(byte);
-        hash = hash.wrapping_mul(FNV128_PRIME);
-    }
-    hash
+fn fnv1a_128_on(hash: u128, bytes: &[u8]) -> u128 {
+    bytes
+        .iter()
+        .fold(hash, |hash, &byte| fnv1a_128_step(hash, byte))
+}
+
+/// One byte of FNV-1a 128, the step both loops above take.
+#[inline]
+fn fnv1a_128_step(hash: u128, byte: u8) -> u128 {
+    (hash ^ u128::from(byte)).wrapping_mul(FNV128_PRIME)
 }
 
 /// A hasher for maps keyed by values that already are good hashes (the 128-bit keys): it folds
