@@ -216,6 +216,92 @@ fn quote_or_backslash_bits(word: u64) -> u64 {
         & (ONES << 7)
 }
 
+/// What the byte after a backslash makes of the escape, in [`ESCAPE_FLAGS`]: not an escape
+/// serde takes.
+const BAD_ESCAPE: u8 = 1;
+
+/// See [`BAD_ESCAPE`]: `\u`, whose four hex digits must follow.
+const UNICODE_ESCAPE: u8 = 2;
+
+/// For each byte, what it makes of an escape when it follows a backslash: 0 for the eight
+/// escapes of one character (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`), else
+/// [`UNICODE_ESCAPE`] or [`BAD_ESCAPE`].
+const ESCAPE_FLAGS: [u8; 256] = {
+    let mut flags = [BAD_ESCAPE; 256];
+    let mut i = 0;
+    let simple = *b"\"\\/bfnrt";
+    while i < simple.len() {
+        flags[simple[i] as usize] = 0;
+        i += 1;
+    }
+    flags[b'u' as usize] = UNICODE_ESCAPE;
+    flags
+};
+
+/// The bytes of `block` that are escaped, one bit each (bit `i` for byte `i`): each byte that
+/// follows an odd run of backslashes (including `carry`, set when the block before ended in
+/// one). `carry` becomes 1 when this block ends in an odd run.
+///
+/// Branch-free: a run of backslashes that starts on an odd bit is turned into a carry by an
+/// addition, which flips which of its bits stand for escapes (the method of simdjson's
+/// `find_escaped`).
+#[inline(always)]
+fn escaped_bits(backslashes: u64, carry: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    // A backslash that is itself escaped starts nothing.
+    let backslashes = backslashes & !*carry;
+    let follows = (backslashes << 1) | *carry;
+    let odd_starts = backslashes & !EVEN & !follows;
+    let (even_starts, overflow) = odd_starts.overflowing_add(backslashes);
+    *carry = u64::from(overflow);
+    (EVEN ^ (even_starts << 1)) & follows
+}
+
+/// The quotes and the backslashes of `block`, one bit each (bit `i` for byte `i`).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn quote_and_backslash_bits(block: &[u8; 64]) -> (u64, u64) {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let quote = set_splat_i8_m128i(b'"' as i8);
+    let backslash = set_splat_i8_m128i(b'\\' as i8);
+    let (mut quotes, mut backslashes) = (0, 0);
+    for (n, lane) in block.as_chunks::<16>().0.iter().enumerate() {
+        let v = load_unaligned_m128i(lane);
+        // The masks have 16 bits: `as u16` drops only the sign extension's zeros.
+        let q = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, quote)) as u16;
+        let b = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, backslash)) as u16;
+        quotes |= u64::from(q) << (16 * n);
+        backslashes |= u64::from(b) << (16 * n);
+    }
+    (quotes, backslashes)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn quote_and_backslash_bits(block: &[u8; 64]) -> (u64, u64) {
+    quote_and_backslash_bits_portable(block)
+}
+
+/// [`quote_and_backslash_bits`] without SIMD intrinsics.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    allow(dead_code, reason = "the x86-64 build uses SSE2; tests check both")
+)]
+#[inline(always)]
+fn quote_and_backslash_bits_portable(block: &[u8; 64]) -> (u64, u64) {
+    block
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(quotes, backslashes), (i, &b)| {
+            (
+                quotes | u64::from(b == b'"') << i,
+                backslashes | u64::from(b == b'\\') << i,
+            )
+        })
+}
+
 /// The field number of `key` in `keys`.
 #[inline(always)]
 fn field(key: &[u8], keys: &[&[u8]]) -> Option<usize> {
@@ -636,8 +722,85 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips a string after its opening quote, checking its escapes as serde does.
+    ///
+    /// Most skipped strings are keys and short values, which end within 64 bytes without an
+    /// escape: one search of those bytes settles them. Longer ones (text, tool input) and
+    /// ones with an escape go on in [`skip_long_string`](Self::skip_long_string).
     #[inline(always)]
     fn skip_string(&mut self) -> Option<()> {
+        let rest = self.bytes.get(self.pos..)?;
+        let head = rest.get(..64).unwrap_or(rest);
+        if let Some(end) = find_quote_or_backslash(head) {
+            self.pos += end;
+            if rest.get(end) == Some(&b'"') {
+                self.pos += 1;
+                return Some(());
+            }
+        } else {
+            self.pos += head.len();
+        }
+        self.skip_long_string()
+    }
+
+    /// [`skip_string`](Self::skip_string) 64 bytes at a time, from a place in the string that
+    /// is not inside an escape.
+    ///
+    /// Each block gives its quotes and backslashes as bit masks; a block with neither (and no
+    /// escape carried into it) is passed over at once. Otherwise [`escaped_bits`] tells which
+    /// bytes are escaped, the first quote that is not ends the string, and the escape codes
+    /// before it are checked through [`ESCAPE_FLAGS`], the first four without branches (text
+    /// is full of `\n`, often several to a block). A `\u`, whose digits may cross into the
+    /// next block, and the last bytes of the line, fewer than a block, go on in
+    /// [`skip_string_bytewise`](Self::skip_string_bytewise) from the start of the block (or
+    /// the backslash carried into it), so the outcome is the same as if it had done all of
+    /// the string.
+    fn skip_long_string(&mut self) -> Option<()> {
+        let mut carry = 0;
+        while let Some(block) = self
+            .bytes
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<64>())
+        {
+            let carried = carry;
+            let (quotes, backslashes) = quote_and_backslash_bits(block);
+            if (quotes | backslashes | carry) == 0 {
+                self.pos += 64;
+                continue;
+            }
+            let escaped = escaped_bits(backslashes, &mut carry);
+            let ends = quotes & !escaped;
+            let mut codes = escaped & !ends & ends.wrapping_sub(1);
+            let mut flags = 0;
+            for _ in 0..4 {
+                let at = codes.trailing_zeros() as usize & 63;
+                let any = 0u8.wrapping_sub(u8::from(codes != 0));
+                flags |= ESCAPE_FLAGS[usize::from(block[at])] & any;
+                codes &= codes.wrapping_sub(1);
+            }
+            while codes != 0 {
+                flags |= ESCAPE_FLAGS[usize::from(block[codes.trailing_zeros() as usize])];
+                codes &= codes - 1;
+            }
+            if flags != 0 {
+                if flags & BAD_ESCAPE != 0 {
+                    return None;
+                }
+                self.pos -= carried as usize;
+                return self.skip_string_bytewise();
+            }
+            if ends != 0 {
+                self.pos += ends.trailing_zeros() as usize + 1;
+                return Some(());
+            }
+            self.pos += 64;
+        }
+        self.pos -= carry as usize;
+        self.skip_string_bytewise()
+    }
+
+    /// [`skip_string`](Self::skip_string) one escape at a time, from a place in the string
+    /// that is not inside an escape.
+    fn skip_string_bytewise(&mut self) -> Option<()> {
         loop {
             let rest = self.bytes.get(self.pos..)?;
             let end = find_quote_or_backslash(rest)?;
@@ -827,6 +990,179 @@ mod tests {
                         "{bytes:?}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The escaped bytes of a run of blocks, one byte at a time: the reference for
+    /// [`escaped_bits`].
+    fn escaped_bits_reference(backslashes: u64, carry: &mut u64) -> u64 {
+        let mut escaped = 0;
+        for i in 0..64 {
+            if *carry == 1 {
+                escaped |= 1 << i;
+                *carry = 0;
+            } else if backslashes & (1 << i) != 0 {
+                *carry = 1;
+            }
+        }
+        escaped
+    }
+
+    #[test]
+    fn escaped_bytes_follow_odd_runs_of_backslashes_across_blocks() {
+        // Every pattern of 16 bits, at each end of the block and in the middle, with and
+        // without a carry in.
+        for pattern in 0..=u16::MAX {
+            for shift in [0, 24, 48] {
+                for carry_in in [0, 1] {
+                    let backslashes = u64::from(pattern) << shift;
+                    let (mut carry, mut expected_carry) = (carry_in, carry_in);
+                    assert_eq!(
+                        escaped_bits(backslashes, &mut carry),
+                        escaped_bits_reference(backslashes, &mut expected_carry),
+                        "{backslashes:#x} carry {carry_in}"
+                    );
+                    assert_eq!(carry, expected_carry, "{backslashes:#x} carry {carry_in}");
+                }
+            }
+        }
+        // Runs of every length at every place, ending in the next block too.
+        for len in 1..=130 {
+            for start in 0..64 {
+                let mut blocks = [0u64; 4];
+                for bit in start..start + len {
+                    blocks[bit / 64] |= 1 << (bit % 64);
+                }
+                let (mut carry, mut expected_carry) = (0, 0);
+                for block in blocks {
+                    assert_eq!(
+                        escaped_bits(block, &mut carry),
+                        escaped_bits_reference(block, &mut expected_carry),
+                        "run of {len} at {start}"
+                    );
+                    assert_eq!(carry, expected_carry, "run of {len} at {start}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaped_bytes_match_the_bytewise_reference(
+            blocks in proptest::collection::vec(proptest::num::u64::ANY, 1..6),
+            thin in proptest::num::u64::ANY,
+            carry_in in 0u64..2,
+        ) {
+            let (mut carry, mut expected_carry) = (carry_in, carry_in);
+            for block in blocks {
+                // Random words and sparser ones, with short runs.
+                for backslashes in [block, block & thin] {
+                    proptest::prop_assert_eq!(
+                        escaped_bits(backslashes, &mut carry),
+                        escaped_bits_reference(backslashes, &mut expected_carry)
+                    );
+                    proptest::prop_assert_eq!(carry, expected_carry);
+                }
+            }
+        }
+
+        #[test]
+        fn the_block_masks_match_the_portable_ones(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'"'),
+                    proptest::strategy::Just(b'\\'),
+                    proptest::num::u8::ANY,
+                ],
+                64,
+            ),
+        ) {
+            let block: &[u8; 64] = bytes.first_chunk().unwrap();
+            let (quotes, backslashes) = quote_and_backslash_bits_portable(block);
+            proptest::prop_assert_eq!(quote_and_backslash_bits(block), (quotes, backslashes));
+            for (i, &b) in block.iter().enumerate() {
+                proptest::prop_assert_eq!(quotes >> i & 1 == 1, b == b'"');
+                proptest::prop_assert_eq!(backslashes >> i & 1 == 1, b == b'\\');
+            }
+        }
+
+        #[test]
+        fn a_string_skips_as_it_does_one_escape_at_a_time(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "a", "a", "a", "a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                    "\"", "\\", "\\\\", "\\n", "\\\"", "\\u00e9", "\\u12", "u", "0", "\\x", "\\\u{e9}",
+                    "\u{e9}", "\u{1f600}", "/",
+                ][..]),
+                0..120,
+            ),
+        ) {
+            let content = pieces.concat();
+            let (fast, bytewise) = skip_both(&content);
+            proptest::prop_assert_eq!(fast, bytewise, "{:?}", content);
+        }
+    }
+
+    /// Where [`Scanner::skip_string`] and [`Scanner::skip_string_bytewise`] leave a string
+    /// that starts at the start of `content` (after its opening quote).
+    fn skip_both(content: &str) -> (Option<usize>, Option<usize>) {
+        let skip = |bytewise: bool| {
+            let mut s = Scanner {
+                text: content,
+                bytes: content.as_bytes(),
+                pos: 0,
+            };
+            let done = if bytewise {
+                s.skip_string_bytewise()
+            } else {
+                s.skip_string()
+            };
+            done.map(|()| s.pos)
+        };
+        (skip(false), skip(true))
+    }
+
+    #[test]
+    fn a_string_ends_at_the_same_place_at_any_length_and_escape() {
+        let tails = [
+            "\"",
+            "\\\"\"",
+            "\\\\\"",
+            "\\n\"",
+            "\\u00e9\"",
+            "\\u00\"",
+            "\\uzzzz\"",
+            "\\x\"",
+            "\\",
+            "\\\\",
+            "\\u",
+            "\\u00",
+            "",
+            "\u{e9}\"",
+            // After the run of backslashes, a `\u` in the same block: when the run ends a
+            // block, the escape it carries into the next must be kept.
+            "\"\\u00e9\"",
+            "\\\\u00e9\"",
+            "n\\u00e9\"",
+        ];
+        for len in 0..200 {
+            let plain = "a".repeat(len);
+            for tail in tails {
+                for backslashes in 0..12 {
+                    // A run of backslashes before the tail, ending at or near each boundary,
+                    // with the rest of the line short or a block and more.
+                    let run = "\\".repeat(backslashes);
+                    for rest in [", \"x\"", &format!(", \"{}\"", "x".repeat(70))] {
+                        let content = format!("{plain}{run}{tail}{rest}");
+                        let (fast, bytewise) = skip_both(&content);
+                        assert_eq!(fast, bytewise, "{content:?}");
+                    }
+                }
+                // Escapes throughout, before the end.
+                let content = format!("{}{tail}tail\"", "\\n".repeat(len / 2));
+                let (fast, bytewise) = skip_both(&content);
+                assert_eq!(fast, bytewise, "{content:?}");
             }
         }
     }
