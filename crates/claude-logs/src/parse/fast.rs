@@ -238,13 +238,17 @@ const ESCAPE_FLAGS: [u8; 256] = {
     flags
 };
 
-/// The bytes of `block` that are escaped, one bit each (bit `i` for byte `i`): each byte that
-/// follows an odd run of backslashes (including `carry`, set when the block before ended in
-/// one). `carry` becomes 1 when this block ends in an odd run.
+/// The bytes of a block that are escaped, one bit each (bit `i` for byte `i`), from its
+/// backslashes: each byte after a backslash that is not itself escaped (the second backslash
+/// of `\\` included). `carry` is 1 when the block before ended in such a backslash (bit 0 is
+/// then escaped), and becomes 1 when this one does.
 ///
-/// Branch-free: a run of backslashes that starts on an odd bit is turned into a carry by an
-/// addition, which flips which of its bits stand for escapes (the method of simdjson's
-/// `find_escaped`).
+/// Branch-free (the method of simdjson's `find_escaped`): a run of backslashes escapes every
+/// other byte from the one after its start, so the bytes on even bits for a run that starts on
+/// an odd bit, and on odd bits for one that starts on an even bit. Adding the start bits of the
+/// runs that start on an odd bit to the backslashes clears those runs (and sets the bit after
+/// each; a carry out of bit 63 goes to the next block); what is left, moved up one bit, flips
+/// the mask of even bits under the runs that start on an even bit.
 #[inline(always)]
 fn escaped_bits(backslashes: u64, carry: &mut u64) -> u64 {
     const EVEN: u64 = 0x5555_5555_5555_5555;
@@ -269,7 +273,7 @@ fn quote_and_backslash_bits(block: &[u8; 64]) -> (u64, u64) {
     let (mut quotes, mut backslashes) = (0, 0);
     for (n, lane) in block.as_chunks::<16>().0.iter().enumerate() {
         let v = load_unaligned_m128i(lane);
-        // The masks have 16 bits: `as u16` drops only the sign extension's zeros.
+        // The masks have 16 bits: `as u16` drops only upper bits, which are zero.
         let q = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, quote)) as u16;
         let b = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(v, backslash)) as u16;
         quotes |= u64::from(q) << (16 * n);
@@ -1145,6 +1149,9 @@ mod tests {
             "\"\\u00e9\"",
             "\\\\u00e9\"",
             "n\\u00e9\"",
+            // An escape after the end, valid or not, in the same block: not part of the string.
+            "\"\\x",
+            "\"\\n",
         ];
         for len in 0..200 {
             let plain = "a".repeat(len);
