@@ -43,7 +43,7 @@ cargo xtask bench [--size 1GiB] [--dir DIR] [--keep] [--reps N] [--seed N]
 Builds aggregate (release), generates a deterministic synthetic corpus of the given size, and
 measures `aggregate run` cold (empty state dir), warm with nothing new and warm after appending
 1 MB, against `ccusage claude daily --json --offline` when ccusage is installed. Each figure is
-the median of N runs (default 3). Every corpus file and the binaries are read (untimed) before
+the median of N runs (default 5). Every corpus file and the binaries are read (untimed) before
 each run, so that every contender reads from the page cache; a run that read more than 1 MiB from
 storage all the same is taken again (3 attempts at most). Then compares the daily totals of both with
 the generator's truth.
@@ -51,7 +51,7 @@ the generator's truth.
   --size SIZE         corpus size: 1GiB, 256MiB, 2MB, 500000 (default 1GiB)
   --dir DIR           keep the corpus in DIR and reuse it when it matches size and seed
   --keep              keep the corpus and the run directory under target/bench
-  --reps N            repetitions per measurement (default 3)
+  --reps N            repetitions per measurement (default 5)
   --seed N            generator seed (default 20260301)
   --ccusage PATH      the ccusage native binary (default: target/bench/ccusage/...)
   --install-ccusage   npm install ccusage 20.0.24 into target/bench/ccusage first";
@@ -99,7 +99,7 @@ fn parse_options(args: &[&str]) -> Result<Option<Options>> {
         size: 1 << 30,
         dir: None,
         keep: false,
-        reps: 3,
+        reps: 5,
         seed: corpus::DEFAULT_SEED,
         ccusage: None,
         install_ccusage: false,
