@@ -812,13 +812,13 @@ impl<'a> Scanner<'a> {
             if rest.get(end) == Some(&b'"') {
                 return Some(());
             }
-            match self.peek()? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
-                b'u' => {
-                    self.pos += 1;
-                    self.hex4()?;
-                }
-                _ => return None,
+            let flags = ESCAPE_FLAGS[usize::from(self.peek()?)];
+            if flags & BAD_ESCAPE != 0 {
+                return None;
+            }
+            self.pos += 1;
+            if flags & UNICODE_ESCAPE != 0 {
+                self.hex4()?;
             }
         }
     }
